@@ -65,6 +65,16 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(fh, array, allow_pickle=False)
 
 
+@contextlib.contextmanager
+def npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype) -> Iterator[np.ndarray]:
+    """A writable memory-mapped ``.npy`` to fill in place, renamed into ``path`` only when complete."""
+    with atomic_path(path) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        yield array
+        array.flush()
+        del array
+
+
 def load_npy(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     """Load a cube memory-mapped (read-only) by default: stages stream it instead of copying."""
     try:

@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` (set up, simulate the demo dataset, calibrate it)
+# and `make test` (set up, run the test suite). Everything installs into .venv from PyPI.
+
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= all
+BIN := $(VENV)/bin
+
+.PHONY: setup run test test-all lint format dag clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-all: setup
+	$(BIN)/python -m pytest -m ''
+
+lint: setup
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+
+format: setup
+	$(BIN)/snakefmt Snakefile rules
+
+dag: setup
+	$(BIN)/snakemake --rulegraph | dot -Tsvg > rulegraph.svg
+
+clean:
+	rm -rf results logs benchmarks .snakemake

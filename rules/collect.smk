@@ -1,0 +1,100 @@
+# Per-observation products in the notebook's layout (time, column, row) with DQ and metadata,
+# then per-split stacks for machine learning.
+
+
+rule product:
+    message:
+        "Product {wildcards}"
+    input:
+        cube=paths.stage_cube(RESULTS, last_cube_stage()),
+        dq=paths.stage_dq(RESULTS, ENABLED[-1]),
+        stage_meta=[paths.stage_meta(RESULTS, s) for s in ENABLED],
+        axis_info=AXIS_INFO,
+        **(
+            {"nvalid": paths.stage_cube(RESULTS, "nvalid")}
+            if "bin" in ENABLED
+            else {}
+        ),
+    output:
+        calibrated=paths.product(RESULTS, "calibrated.npy"),
+        dq=paths.product(RESULTS, "dq.npy"),
+        meta=paths.product(RESULTS, "meta.json"),
+        **(
+            {"nvalid": paths.product(RESULTS, "nvalid.npy")}
+            if "bin" in ENABLED
+            else {}
+        ),
+    params:
+        columns=columns_of,
+        frames_per_bin=lambda wildcards: (
+            config["binning"][wildcards.instrument] if "bin" in ENABLED else 1
+        ),
+        stages=ENABLED,
+        edition=EDITION,
+    log:
+        paths.log("product"),
+    benchmark:
+        paths.benchmark("product")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/arielcal.yaml"
+    script:
+        "../scripts/product.py"
+
+
+def split_observations(wildcards):
+    """(planet_id, visit) of a split, in row order of the stacked arrays."""
+    return sorted(
+        {(o.planet_id, o.visit) for o in OBSERVATIONS if o.split == wildcards.split}
+    )
+
+
+def split_slots(wildcards):
+    """[planet_id, visit, product path or ""] per stack row; "" where the instrument has no signal."""
+    slots = []
+    for planet, visit in split_observations(wildcards):
+        obs = layout.Observation(wildcards.split, planet, visit, wildcards.instrument)
+        path = paths.product(RESULTS, "calibrated.npy").format(**obs.wildcards)
+        slots.append([planet, visit, path if obs in OBSERVATIONS else ""])
+    return slots
+
+
+rule stack:
+    message:
+        "Stack {wildcards.split} {wildcards.instrument}"
+    input:
+        lambda wildcards: [path for *_, path in split_slots(wildcards) if path],
+    output:
+        paths.stacked(RESULTS),
+    params:
+        slots=split_slots,
+    log:
+        "logs/stack/{split}/{instrument}.log",
+    benchmark:
+        "benchmarks/stack/{split}/{instrument}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../envs/arielcal.yaml"
+    script:
+        "../scripts/stack.py"
+
+
+rule observations_table:
+    message:
+        "Row order of the {wildcards.split} stacks"
+    output:
+        paths.observations_table(RESULTS),
+    params:
+        rows=split_observations,
+    log:
+        "logs/observations/{split}.log",
+    conda:
+        "../envs/arielcal.yaml"
+    script:
+        "../scripts/observations.py"

@@ -1,0 +1,60 @@
+# The simulated demo dataset, written in the exact competition layout, when data_dir is null.
+# One job per observation (its signal and calibration maps), one for the top-level tables.
+
+from arielcal.formats import CALIBRATION_MAPS
+
+
+def _dataset_pattern(function, *args):
+    """A layout path with Snakemake wildcards; 2024 has no visit suffix, hence no {visit}."""
+    return str(function(DATA_DIR, EDITION, "{split}", "{planet}", "{visit}", *args))
+
+
+if SIMULATION is not None:
+
+    rule simulate_observation:
+        message:
+            "Simulating {wildcards}"
+        output:
+            signal=_dataset_pattern(layout.signal_file, "{instrument}"),
+            calibration=[
+                _dataset_pattern(layout.calibration_file, "{instrument}", kind)
+                for kind in CALIBRATION_MAPS
+            ],
+        params:
+            simulation=config["simulation"],
+        log:
+            "logs/simulate/{split}/{planet}/{instrument}"
+            + ("_{visit}" if EDITION == 2025 else "")
+            + ".log",
+        benchmark:
+            (
+                "benchmarks/simulate/{split}/{planet}/{instrument}"
+                + ("_{visit}" if EDITION == 2025 else "")
+                + ".tsv"
+            )
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        conda:
+            "../envs/arielcal.yaml"
+        script:
+            "../scripts/simulate.py"
+
+    rule simulate_tables:
+        message:
+            "Simulating the top-level tables"
+        output:
+            [os.path.join(DATA_DIR, name) for name in simulate.table_files(SIMULATION)],
+        params:
+            simulation=config["simulation"],
+        log:
+            "logs/simulate/tables.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        conda:
+            "../envs/arielcal.yaml"
+        script:
+            "../scripts/simulate.py"

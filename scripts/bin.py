@@ -1,0 +1,14 @@
+"""Time binning: N consecutive CDS frames per bin (trailing frames dropped), with a count of valid frames."""
+
+from arielcal import threads
+
+threads.limit(snakemake.threads)
+
+from arielcal import calib, formats, workflow
+
+with workflow.step(snakemake, "bin") as step:
+    cube = formats.load_npy(snakemake.input.cube)
+    binned, n_valid = calib.bin_frames(cube, step.params["frames_per_bin"])
+    step.extra["dropped_frames"] = cube.shape[-1] % step.params["frames_per_bin"]
+    formats.save_npy(snakemake.output.nvalid, n_valid)
+    step.write_cube(binned, step.input_dq())

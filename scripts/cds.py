@@ -1,0 +1,10 @@
+"""Correlated double sampling: second minus first read of each pair."""
+
+from arielcal import threads
+
+threads.limit(snakemake.threads)
+
+from arielcal import calib, formats, workflow
+
+with workflow.step(snakemake, "cds") as step:
+    step.write_cube(calib.cds(formats.load_npy(snakemake.input.cube)), step.input_dq())

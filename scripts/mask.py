@@ -1,0 +1,18 @@
+"""Bad-pixel DQ map: dead pixels from dead.parquet, hot pixels by sigma-clipping the (cut) dark."""
+
+from arielcal import threads
+
+threads.limit(snakemake.threads)
+
+from arielcal import calib, workflow
+
+with workflow.step(snakemake, "mask") as step:
+    pixel_flags = calib.pixel_dq(
+        step.calibration("dead"),
+        step.calibration("dark"),
+        sigma=step.params["sigma"],
+        maxiters=step.params["maxiters"],
+        hot_action=step.params["hot"],
+        dead_action=step.params["dead"],
+    )
+    step.write_dq(step.input_dq() | pixel_flags)

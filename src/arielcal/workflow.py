@@ -1,0 +1,132 @@
+"""The thin step wrapper shared by every ``scripts/<stage>.py``: logging, provenance and outputs.
+
+A stage script reads its inputs, calls pure functions of :mod:`arielcal.calib`, and hands the
+result to :meth:`Step.write_cube` / :meth:`Step.write_dq`. This module owns the cross-cutting
+parts: the log file, the NaN <-> DQ sync, checksums of input files, and the JSON sidecar that
+records each stage's parameters, inputs, outputs and package versions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import calib, dq as dqflags, formats
+from .errors import InputError
+from .instruments import INSTRUMENTS, Instrument
+
+log = logging.getLogger("arielcal")
+
+# Raw inputs are checksummed; our own intermediates are only sized (they are re-derivable).
+_CHECKSUMMED_SUFFIXES = (".parquet", ".csv")
+_VERSIONED = ("arielcal", "numpy", "polars", "pyarrow", "pandas", "astropy", "snakemake")
+
+
+def file_record(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    record = {"path": str(path), "bytes": path.stat().st_size}
+    if path.suffix in _CHECKSUMMED_SUFFIXES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(chunk)
+        record["sha256"] = digest.hexdigest()
+    return record
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def crop_columns(values: np.ndarray, instrument: Instrument, columns) -> np.ndarray:
+    """Cut a calibration map (..., rows, W) to the science columns used for this instrument."""
+    return values[..., columns[0] : columns[1]] if columns is not None else values
+
+
+class Step:
+    """One stage run for one observation, built from the Snakemake ``snakemake`` object."""
+
+    def __init__(self, smk, stage: str):
+        self.smk = smk
+        self.stage = stage
+        self.instrument: Instrument | None = INSTRUMENTS.get(getattr(smk.wildcards, "instrument", None))
+        self.params = dict(smk.params.items())
+        self.columns = self.params.get("columns")
+        self.extra: dict = {}
+        self._started = time.perf_counter()
+
+    def calibration(self, kind: str) -> np.ndarray:
+        """A calibration map from the rule input named ``kind``, cut to the stage's columns."""
+        values = formats.read_calibration(self.smk.input[kind], self.instrument, kind)
+        return crop_columns(values, self.instrument, self.columns)
+
+    def input_dq(self) -> np.ndarray:
+        return np.array(formats.load_npy(self.smk.input.dq, mmap=False), dtype=dqflags.DQ_DTYPE)
+
+    def write_cube(self, cube: np.ndarray, dq: np.ndarray) -> None:
+        """Write the cube with excluded pixels set to NaN (the NaN <-> DQ sync), then its DQ map."""
+        calib.exclude_flagged(cube, dq)
+        formats.save_npy(self.smk.output.cube, cube)
+        self.extra["cube_shape"] = list(cube.shape)
+        self.write_dq(dq)
+
+    def write_dq(self, dq: np.ndarray) -> None:
+        formats.save_npy(self.smk.output.dq, dq.astype(dqflags.DQ_DTYPE))
+        self.extra["dq_counts"] = dqflags.counts(dq)
+
+    def write_meta(self) -> None:
+        payload = {
+            "stage": self.stage,
+            "observation": dict(self.smk.wildcards.items()),
+            "params": _jsonable(self.params),
+            "inputs": [file_record(path) for path in self.smk.input],
+            "versions": versions(),
+            "host": platform.node(),
+            "seconds": round(time.perf_counter() - self._started, 3),
+            **_jsonable(self.extra),
+        }
+        formats.save_json(self.smk.output.meta, payload)
+
+
+@contextlib.contextmanager
+def step(smk, stage: str) -> Iterator[Step]:
+    """Run a stage: log to the rule's log file, report bad input as one clear line, write metadata."""
+    handler = logging.FileHandler(smk.log[0], mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler, logging.StreamHandler(sys.stderr)], force=True)
+    current = Step(smk, stage)
+    log.info("%s %s", stage, dict(smk.wildcards.items()))
+    try:
+        yield current
+        if "meta" in current.smk.output.keys():
+            current.write_meta()
+    except InputError as exc:
+        log.error("%s failed: %s", stage, exc)
+        raise SystemExit(f"arielcal {stage}: {exc}") from None
+    log.info("%s done in %.2f s", stage, time.perf_counter() - current._started)
+
+
+def _jsonable(value):
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value

@@ -1,0 +1,121 @@
+"""Shared fixtures: tiny simulated datasets and a runner for real Snakemake in a temporary directory."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+# Small enough to run in seconds, large enough for two whole bins of the default bin sizes
+# (30 AIRS / 360 FGS1 CDS frames) and for a transit with baseline on both sides.
+TINY_FRAMES = {"airs_frames": 120, "fgs1_frames": 1440}
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def merged(base: dict, overrides: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def tiny_simulation(**overrides) -> dict:
+    return {
+        **default_config()["simulation"],
+        **TINY_FRAMES,
+        "train_planets": 1,
+        "test_planets": 1,
+        **overrides,
+    }
+
+
+class Workflow:
+    """A working directory with its own config.yaml, driven by the repository's Snakefile."""
+
+    def __init__(self, workdir: Path, config: dict):
+        self.workdir = workdir
+        self.config = config
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [
+            *SNAKEMAKE,
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(self.workdir),
+            "--cores",
+            "2",
+            *args,
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"snakemake {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+            )
+        return done
+
+    def path(self, *parts) -> Path:
+        return self.workdir.joinpath(*map(str, parts))
+
+
+@pytest.fixture
+def make_workflow(tmp_path):
+    def _make(name: str = "wf", **overrides) -> Workflow:
+        return Workflow(tmp_path / name, merged(default_config(), overrides))
+
+    return _make
+
+
+class FakeSnakemake:
+    """The ``snakemake`` object a script sees, built from Snakemake's own Namedlist."""
+
+    def __init__(self, *, input, output, params=None, wildcards=None, log, threads=1):
+        from snakemake.iocontainers import Namedlist
+
+        def named(mapping, files=True):
+            """Like Snakemake: file lists are flattened, their name spanning the range."""
+            out = Namedlist()
+            for name, value in mapping.items():
+                start = len(out)
+                if files and isinstance(value, list):
+                    out.extend(map(str, value))
+                else:
+                    out.append(str(value) if isinstance(value, Path) else value)
+                out._set_name(name, start, len(out) if files and isinstance(value, list) else None)
+            return out
+
+        self.input = named(input)
+        self.output = named(output)
+        self.params = named(params or {}, files=False)
+        self.wildcards = named(wildcards or {}, files=False)
+        self.log = Namedlist([str(log)])
+        self.threads = threads
+        self.resources = named({}, files=False)
+        self.config = {}
+        self.rule = "fake"
+
+
+def run_script(name: str, **kwargs) -> FakeSnakemake:
+    """Run ``scripts/<name>.py`` as Snakemake would, with a fake ``snakemake`` object."""
+    import runpy
+
+    smk = FakeSnakemake(**kwargs)
+    runpy.run_path(str(REPO / "scripts" / f"{name}.py"), init_globals={"snakemake": smk}, run_name="__main__")
+    return smk
