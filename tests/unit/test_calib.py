@@ -458,6 +458,11 @@ def test_block_size_does_not_change_results(block):
 
 
 def test_non_contiguous_input():
+    raw = np.random.default_rng(0).integers(0, 65536, (3, 4, 10)).astype(np.uint16)
+    out = np.asfortranarray(np.zeros(raw.shape, F32))
+    got, _ = calib.adc_invert(np.asfortranarray(raw), 0.93, -800.0, out=out, block_pixels=2)
+    assert got is out
+    np.testing.assert_array_equal(out, calib.adc_invert(raw, 0.93, -800.0)[0])
     cube = np.asfortranarray(cube345())
     np.testing.assert_array_equal(calib.cds(cube[..., :4]), cube345()[..., 1:4:2] - cube345()[..., 0:4:2])
     np.testing.assert_array_equal(calib.bin_frames(cube, 2)[0], calib.bin_frames(cube345(), 2)[0])
