@@ -14,6 +14,6 @@ include: "rules/collect.smk"
 
 
 rule all:
+    default_target: True
     input:
         collect_targets(),
-    default_target: True

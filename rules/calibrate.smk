@@ -15,31 +15,29 @@ def stage_outputs(stage):
 
 
 rule adc:
-    message:
-        "ADC inversion {wildcards}"
     input:
         signal=signal_file,
         adc_info=adc_info_file,
     output:
         **stage_outputs("adc"),
-    params:
-        columns=columns_of,
     log:
         paths.log("adc"),
     benchmark:
         paths.benchmark("adc")
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
-    conda:
-        "../envs/arielcal.yaml"
+    params:
+        columns=columns_of,
+    message:
+        "ADC inversion {wildcards}"
     script:
         "../scripts/adc.py"
 
 
 rule mask:
-    message:
-        "Bad-pixel map {wildcards}"
     input:
         dq=dq_of("mask"),
         dead=calibration_file("dead"),
@@ -47,53 +45,53 @@ rule mask:
     output:
         dq=intermediate(paths.stage_dq(RESULTS, "mask")),
         meta=intermediate(paths.stage_meta(RESULTS, "mask")),
+    log:
+        paths.log("mask"),
+    benchmark:
+        paths.benchmark("mask")
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         columns=columns_of,
         sigma=config["hot_pixels"]["sigma"],
         maxiters=config["hot_pixels"]["maxiters"],
         hot=config["bad_pixels"]["hot"],
         dead=config["bad_pixels"]["dead"],
-    log:
-        paths.log("mask"),
-    benchmark:
-        paths.benchmark("mask")
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    conda:
-        "../envs/arielcal.yaml"
+    message:
+        "Bad-pixel map {wildcards}"
     script:
         "../scripts/mask.py"
 
 
 rule linearity:
-    message:
-        "Non-linearity correction {wildcards}"
     input:
         cube=cube_of("linearity"),
         dq=dq_of("linearity"),
         linear_corr=calibration_file("linear_corr"),
     output:
         **stage_outputs("linearity"),
-    params:
-        columns=columns_of,
     log:
         paths.log("linearity"),
     benchmark:
         paths.benchmark("linearity")
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
-    conda:
-        "../envs/arielcal.yaml"
+    params:
+        columns=columns_of,
+    message:
+        "Non-linearity correction {wildcards}"
     script:
         "../scripts/linearity.py"
 
 
 rule dark:
-    message:
-        "Dark subtraction {wildcards}"
     input:
         cube=cube_of("dark"),
         dq=dq_of("dark"),
@@ -101,25 +99,25 @@ rule dark:
         axis_info=AXIS_INFO,
     output:
         **stage_outputs("dark"),
-    params:
-        columns=columns_of,
-        second_read_extra_s=config["integration_time"]["second_read_extra_s"],
     log:
         paths.log("dark"),
     benchmark:
         paths.benchmark("dark")
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
-    conda:
-        "../envs/arielcal.yaml"
+    params:
+        columns=columns_of,
+        second_read_extra_s=config["integration_time"]["second_read_extra_s"],
+    message:
+        "Dark subtraction {wildcards}"
     script:
         "../scripts/dark.py"
 
 
 rule cds:
-    message:
-        "Correlated double sampling {wildcards}"
     input:
         cube=cube_of("cds"),
         dq=dq_of("cds"),
@@ -129,58 +127,60 @@ rule cds:
         paths.log("cds"),
     benchmark:
         paths.benchmark("cds")
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
-    conda:
-        "../envs/arielcal.yaml"
+    message:
+        "Correlated double sampling {wildcards}"
     script:
         "../scripts/cds.py"
 
 
 rule bin:
-    message:
-        "Time binning {wildcards}"
     input:
         cube=cube_of("bin"),
         dq=dq_of("bin"),
     output:
         **stage_outputs("bin"),
         nvalid=intermediate(paths.stage_cube(RESULTS, "nvalid")),
-    params:
-        frames_per_bin=lambda wildcards: config["binning"][wildcards.instrument],
     log:
         paths.log("bin"),
     benchmark:
         paths.benchmark("bin")
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
-    conda:
-        "../envs/arielcal.yaml"
+    params:
+        frames_per_bin=lambda wildcards: config["binning"][wildcards.instrument],
+    message:
+        "Time binning {wildcards}"
     script:
         "../scripts/bin.py"
 
 
 rule flat:
-    message:
-        "Flat field {wildcards}"
     input:
         cube=cube_of("flat"),
         dq=dq_of("flat"),
         flat=calibration_file("flat"),
     output:
         **stage_outputs("flat"),
-    params:
-        columns=columns_of,
     log:
         paths.log("flat"),
     benchmark:
         paths.benchmark("flat")
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
-    conda:
-        "../envs/arielcal.yaml"
+    params:
+        columns=columns_of,
+    message:
+        "Flat field {wildcards}"
     script:
         "../scripts/flat.py"

@@ -3,27 +3,27 @@
 
 
 rule product:
-    message:
-        "Product {wildcards}"
     input:
+        **({"nvalid": paths.stage_cube(RESULTS, "nvalid")} if "bin" in ENABLED else {}),
         cube=paths.stage_cube(RESULTS, last_cube_stage()),
         dq=paths.stage_dq(RESULTS, ENABLED[-1]),
         stage_meta=[paths.stage_meta(RESULTS, s) for s in ENABLED],
         axis_info=AXIS_INFO,
-        **(
-            {"nvalid": paths.stage_cube(RESULTS, "nvalid")}
-            if "bin" in ENABLED
-            else {}
-        ),
     output:
+        **({"nvalid": paths.product(RESULTS, "nvalid.npy")} if "bin" in ENABLED else {}),
         calibrated=paths.product(RESULTS, "calibrated.npy"),
         dq=paths.product(RESULTS, "dq.npy"),
         meta=paths.product(RESULTS, "meta.json"),
-        **(
-            {"nvalid": paths.product(RESULTS, "nvalid.npy")}
-            if "bin" in ENABLED
-            else {}
-        ),
+    log:
+        paths.log("product"),
+    benchmark:
+        paths.benchmark("product")
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         columns=columns_of,
         frames_per_bin=lambda wildcards: (
@@ -31,16 +31,8 @@ rule product:
         ),
         stages=ENABLED,
         edition=EDITION,
-    log:
-        paths.log("product"),
-    benchmark:
-        paths.benchmark("product")
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../envs/arielcal.yaml"
+    message:
+        "Product {wildcards}"
     script:
         "../scripts/product.py"
 
@@ -58,43 +50,43 @@ def split_slots(wildcards):
     for planet, visit in split_observations(wildcards):
         obs = layout.Observation(wildcards.split, planet, visit, wildcards.instrument)
         path = paths.product(RESULTS, "calibrated.npy").format(**obs.wildcards)
-        slots.append([planet, visit, path if obs in OBSERVATIONS else ""])
+        slots.append([planet, visit, path if obs in OBSERVATION_SET else ""])
     return slots
 
 
 rule stack:
-    message:
-        "Stack {wildcards.split} {wildcards.instrument}"
     input:
         lambda wildcards: [path for *_, path in split_slots(wildcards) if path],
     output:
         paths.stacked(RESULTS),
-    params:
-        slots=split_slots,
     log:
         "logs/stack/{split}/{instrument}.log",
     benchmark:
         "benchmarks/stack/{split}/{instrument}.tsv"
+    conda:
+        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
-    conda:
-        "../envs/arielcal.yaml"
+    params:
+        slots=split_slots,
+    message:
+        "Stack {wildcards.split} {wildcards.instrument}"
     script:
         "../scripts/stack.py"
 
 
 rule observations_table:
-    message:
-        "Row order of the {wildcards.split} stacks"
     output:
         paths.observations_table(RESULTS),
-    params:
-        rows=split_observations,
     log:
         "logs/observations/{split}.log",
     conda:
         "../envs/arielcal.yaml"
+    params:
+        rows=split_observations,
+    message:
+        "Row order of the {wildcards.split} stacks"
     script:
         "../scripts/observations.py"

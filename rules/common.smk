@@ -5,9 +5,9 @@ from arielcal import layout, paths, simulate
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 
-
 arielcal_config.validate(
-    config, schema=arielcal_config.load_schema(workflow.source_path("../config/schema.yaml"))
+    config,
+    schema=arielcal_config.load_schema(workflow.source_path("../config/schema.yaml")),
 )
 
 RESULTS = "results"
@@ -46,6 +46,7 @@ OBSERVATIONS = [
     and o.instrument in config["instruments"]
     and (_PLANETS is None or o.planet_id in _PLANETS)
 ]
+OBSERVATION_SET = set(OBSERVATIONS)
 if not OBSERVATIONS:
     raise InputError(
         DATA_DIR,

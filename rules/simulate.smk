@@ -12,16 +12,12 @@ def _dataset_pattern(function, *args):
 if SIMULATION is not None:
 
     rule simulate_observation:
-        message:
-            "Simulating {wildcards}"
         output:
             signal=_dataset_pattern(layout.signal_file, "{instrument}"),
             calibration=[
                 _dataset_pattern(layout.calibration_file, "{instrument}", kind)
                 for kind in CALIBRATION_MAPS
             ],
-        params:
-            simulation=config["simulation"],
         log:
             "logs/simulate/{split}/{planet}/{instrument}"
             + ("_{visit}" if EDITION == 2025 else "")
@@ -32,29 +28,33 @@ if SIMULATION is not None:
                 + ("_{visit}" if EDITION == 2025 else "")
                 + ".tsv"
             )
+        conda:
+            "../envs/arielcal.yaml"
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
-        conda:
-            "../envs/arielcal.yaml"
+        params:
+            simulation=config["simulation"],
+        message:
+            "Simulating {wildcards}"
         script:
             "../scripts/simulate.py"
 
     rule simulate_tables:
-        message:
-            "Simulating the top-level tables"
         output:
             [os.path.join(DATA_DIR, name) for name in simulate.table_files(SIMULATION)],
-        params:
-            simulation=config["simulation"],
         log:
             "logs/simulate/tables.log",
+        conda:
+            "../envs/arielcal.yaml"
         threads: 1
         resources:
             mem_mb=1000,
             runtime=5,
-        conda:
-            "../envs/arielcal.yaml"
+        params:
+            simulation=config["simulation"],
+        message:
+            "Simulating the top-level tables"
         script:
             "../scripts/simulate.py"
