@@ -1,6 +1,7 @@
 # arielcal: calibration and time binning of Ariel Data Challenge raw data.
 # Rules by phase: rules/common.smk (config, observations, stage chain),
-# rules/simulate.smk (demo dataset), rules/calibrate.smk (one rule per stage),
+# rules/simulate.smk (demo dataset), rules/calibrate.smk (staged mode: one rule per stage)
+# or rules/fused.smk (fused mode: one job per observation),
 # rules/collect.smk (products and per-split stacks).
 
 
@@ -9,7 +10,17 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/simulate.smk"
-include: "rules/calibrate.smk"
+
+
+if config["mode"] == "staged":
+
+    include: "rules/calibrate.smk"
+
+else:
+
+    include: "rules/fused.smk"
+
+
 include: "rules/collect.smk"
 
 

@@ -184,3 +184,32 @@ rule flat:
         "Flat field {wildcards}"
     script:
         "../scripts/flat.py"
+
+
+# The observation product: the last stage's cube in the notebook's layout, DQ and metadata.
+rule product:
+    input:
+        **({"nvalid": paths.stage_cube(RESULTS, "nvalid")} if "bin" in ENABLED else {}),
+        cube=paths.stage_cube(RESULTS, last_cube_stage()),
+        dq=paths.stage_dq(RESULTS, ENABLED[-1]),
+        stage_meta=[paths.stage_meta(RESULTS, s) for s in ENABLED],
+        axis_info=AXIS_INFO,
+    output:
+        **product_outputs(),
+    log:
+        paths.log("product"),
+    benchmark:
+        paths.benchmark("product")
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        columns=columns_of,
+        frames_per_bin=frames_per_bin,
+    message:
+        "Product {wildcards}"
+    script:
+        "../scripts/product.py"

@@ -1,40 +1,4 @@
-# Per-observation products in the notebook's layout (time, column, row) with DQ and metadata,
-# then per-split stacks for machine learning.
-
-
-rule product:
-    input:
-        **({"nvalid": paths.stage_cube(RESULTS, "nvalid")} if "bin" in ENABLED else {}),
-        cube=paths.stage_cube(RESULTS, last_cube_stage()),
-        dq=paths.stage_dq(RESULTS, ENABLED[-1]),
-        stage_meta=[paths.stage_meta(RESULTS, s) for s in ENABLED],
-        axis_info=AXIS_INFO,
-    output:
-        **({"nvalid": paths.product(RESULTS, "nvalid.npy")} if "bin" in ENABLED else {}),
-        calibrated=paths.product(RESULTS, "calibrated.npy"),
-        dq=paths.product(RESULTS, "dq.npy"),
-        meta=paths.product(RESULTS, "meta.json"),
-    log:
-        paths.log("product"),
-    benchmark:
-        paths.benchmark("product")
-    conda:
-        "../envs/arielcal.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    params:
-        columns=columns_of,
-        frames_per_bin=lambda wildcards: (
-            config["binning"][wildcards.instrument] if "bin" in ENABLED else 1
-        ),
-        stages=ENABLED,
-        edition=EDITION,
-    message:
-        "Product {wildcards}"
-    script:
-        "../scripts/product.py"
+# Per-split stacks of the observation products, for machine learning.
 
 
 def split_observations(wildcards):

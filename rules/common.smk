@@ -16,11 +16,6 @@ STAGES = ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
 DQ_ONLY_STAGES = {"mask"}
 ENABLED = [s for s in STAGES if config["stages"].get(s, True)]
 
-if config["mode"] == "fused":
-    raise InputError(
-        "config", "mode: staged", "mode: fused, which is not implemented yet"
-    )
-
 
 def _observations():
     """(edition, data_dir, observations) from the data on disk or the simulation plan."""
@@ -93,6 +88,22 @@ def columns_of(wildcards):
     if wildcards.instrument == "AIRS-CH0":
         return list(config["airs_columns"])
     return [0, INSTRUMENTS[wildcards.instrument].cols]
+
+
+def frames_per_bin(wildcards):
+    """CDS frames per time sample of the product: 1 when binning is off."""
+    return config["binning"][wildcards.instrument] if "bin" in ENABLED else 1
+
+
+def product_outputs():
+    """The files of one observation product, the same in staged and fused mode."""
+    outputs = {
+        name: paths.product(RESULTS, f"{name}.npy") for name in ("calibrated", "dq")
+    }
+    if "bin" in ENABLED:
+        outputs["nvalid"] = paths.product(RESULTS, "nvalid.npy")
+    outputs["meta"] = paths.product(RESULTS, "meta.json")
+    return outputs
 
 
 def _visit(wildcards):
