@@ -6,14 +6,6 @@
 CUBE_RESOURCES = {"mem_mb": 2000, "runtime": 20}
 
 
-def stage_outputs(stage):
-    return {
-        "cube": intermediate(paths.stage_cube(RESULTS, stage)),
-        "dq": intermediate(paths.stage_dq(RESULTS, stage)),
-        "meta": intermediate(paths.stage_meta(RESULTS, stage)),
-    }
-
-
 rule adc:
     input:
         signal=signal_file,

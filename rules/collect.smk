@@ -1,23 +1,6 @@
 # Per-split stacks of the observation products, for machine learning.
 
 
-def split_observations(wildcards):
-    """(planet_id, visit) of a split, in row order of the stacked arrays."""
-    return sorted(
-        {(o.planet_id, o.visit) for o in OBSERVATIONS if o.split == wildcards.split}
-    )
-
-
-def split_slots(wildcards):
-    """[planet_id, visit, product path or ""] per stack row; "" where the instrument has no signal."""
-    slots = []
-    for planet, visit in split_observations(wildcards):
-        obs = layout.Observation(wildcards.split, planet, visit, wildcards.instrument)
-        path = paths.product(RESULTS, "calibrated.npy").format(**obs.wildcards)
-        slots.append([planet, visit, path if obs in OBSERVATION_SET else ""])
-    return slots
-
-
 rule stack:
     input:
         lambda wildcards: [path for *_, path in split_slots(wildcards) if path],

@@ -2,11 +2,13 @@ import os
 
 from arielcal import config as arielcal_config
 from arielcal import layout, paths, simulate
+from arielcal.formats import CALIBRATION_MAPS
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 
 arielcal_config.validate(
     config,
+    source=", ".join(map(str, workflow.configfiles)) or "config",
     schema=arielcal_config.load_schema(workflow.source_path("../config/schema.yaml")),
 )
 
@@ -159,3 +161,33 @@ def collect_targets():
         + [paths.observations_table(RESULTS).format(split=s) for s in splits]
         + [paths.stacked(RESULTS).format(split=s, instrument=i) for s, i in stacks]
     )
+
+
+def stage_outputs(stage):
+    return {
+        "cube": intermediate(paths.stage_cube(RESULTS, stage)),
+        "dq": intermediate(paths.stage_dq(RESULTS, stage)),
+        "meta": intermediate(paths.stage_meta(RESULTS, stage)),
+    }
+
+
+def _dataset_pattern(function, *args):
+    """A layout path with Snakemake wildcards; 2024 has no visit suffix, hence no {visit}."""
+    return str(function(DATA_DIR, EDITION, "{split}", "{planet}", "{visit}", *args))
+
+
+def split_observations(wildcards):
+    """(planet_id, visit) of a split, in row order of the stacked arrays."""
+    return sorted(
+        {(o.planet_id, o.visit) for o in OBSERVATIONS if o.split == wildcards.split}
+    )
+
+
+def split_slots(wildcards):
+    """[planet_id, visit, product path or ""] per stack row; "" where the instrument has no signal."""
+    slots = []
+    for planet, visit in split_observations(wildcards):
+        obs = layout.Observation(wildcards.split, planet, visit, wildcards.instrument)
+        path = paths.product(RESULTS, "calibrated.npy").format(**obs.wildcards)
+        slots.append([planet, visit, path if obs in OBSERVATION_SET else ""])
+    return slots

@@ -1,14 +1,6 @@
 # The simulated demo dataset, written in the exact competition layout, when data_dir is null.
 # One job per observation (its signal and calibration maps), one for the top-level tables.
 
-from arielcal.formats import CALIBRATION_MAPS
-
-
-def _dataset_pattern(function, *args):
-    """A layout path with Snakemake wildcards; 2024 has no visit suffix, hence no {visit}."""
-    return str(function(DATA_DIR, EDITION, "{split}", "{planet}", "{visit}", *args))
-
-
 if SIMULATION is not None:
 
     rule simulate_observation:

@@ -39,5 +39,5 @@ with workflow.step(snakemake, "fused") as step:
         n_valid=n_valid,
         axis=axis,
         frames_per_bin=params["frames_per_bin"] if "bin" in params["stages"] else 1,
-        stages={name: {"stage": name, "mode": "fused"} for name in params["stages"]},
+        stages=[{"stage": name, "mode": "fused"} for name in params["stages"]],
     )

@@ -7,7 +7,6 @@ threads.limit(snakemake.threads)
 from arielcal import formats, workflow
 
 with workflow.step(snakemake, "product") as step:
-    metas = map(formats.load_json, snakemake.input.stage_meta)
     workflow.write_product(
         step,
         cube=formats.load_npy(snakemake.input.cube),
@@ -19,5 +18,5 @@ with workflow.step(snakemake, "product") as step:
         ),
         axis=formats.read_axis_info(snakemake.input.axis_info),
         frames_per_bin=step.params["frames_per_bin"],
-        stages={meta["stage"]: meta for meta in metas},
+        stages=[formats.load_json(path) for path in snakemake.input.stage_meta],
     )

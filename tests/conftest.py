@@ -71,6 +71,16 @@ class Workflow:
             )
         return done
 
+    def planned(self, *args: str) -> dict[str, int]:
+        """Dry run: the job count of each rule, from Snakemake's job stats table."""
+        out = self.run("-n", *args).stdout
+        table = out.split("Job stats:", 1)[1].split("total", 1)[0] if "Job stats:" in out else ""
+        return {
+            words[0]: int(words[1])
+            for words in map(str.split, table.splitlines())
+            if len(words) == 2 and words[1].isdigit()
+        }
+
     def path(self, *parts) -> Path:
         return self.workdir.joinpath(*map(str, parts))
 

@@ -156,13 +156,13 @@ def write_product(
     n_valid: np.ndarray | None,
     axis: Mapping[str, np.ndarray],
     frames_per_bin: int,
-    stages: Mapping[str, dict],
+    stages: list[dict],
 ) -> None:
     """Write an observation's products from a pixel-major (rows, cols, time) cube.
 
     calibrated.npy and nvalid.npy take the notebook's layout (time, column, row), dq.npy
     (column, row); meta.json gains the axes (wavelength per column, time per bin) and the
-    metadata of every stage.
+    metadata of every stage, in pipeline order.
     """
     smk, instrument = current.smk, current.instrument
     frame_times = formats.axis_times_h(axis, instrument)
@@ -191,7 +191,7 @@ def write_product(
         dq_flags={flag.name: int(flag) for flag in dqflags.DQ},
         dq_counts=dqflags.counts(dq),
         excluded_pixels=int(np.count_nonzero(dqflags.excluded(dq))),
-        stages=dict(stages),
+        stages=list(stages),
     )
 
 
