@@ -24,6 +24,9 @@ else:
 include: "rules/collect.smk"
 
 
+drop_benchmarks_of_cached_rules()
+
+
 rule all:
     default_target: True
     input:

@@ -11,11 +11,14 @@ rule adc:
         signal=signal_file,
         adc_info=adc_info_file,
     output:
-        **stage_outputs("adc"),
+        stage_outputs("adc"),
     log:
         paths.log("adc"),
     benchmark:
         paths.benchmark("adc")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -35,12 +38,14 @@ rule mask:
         dead=calibration_file("dead"),
         dark=calibration_file("dark"),
     output:
-        dq=intermediate(paths.stage_dq(RESULTS, "mask")),
-        meta=intermediate(paths.stage_meta(RESULTS, "mask")),
+        stage_outputs("mask", names=("dq", "meta")),
     log:
         paths.log("mask"),
     benchmark:
         paths.benchmark("mask")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -65,11 +70,14 @@ rule linearity:
         dq=dq_of("linearity"),
         linear_corr=calibration_file("linear_corr"),
     output:
-        **stage_outputs("linearity"),
+        stage_outputs("linearity"),
     log:
         paths.log("linearity"),
     benchmark:
         paths.benchmark("linearity")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -90,11 +98,14 @@ rule dark:
         dark=calibration_file("dark"),
         axis_info=AXIS_INFO,
     output:
-        **stage_outputs("dark"),
+        stage_outputs("dark"),
     log:
         paths.log("dark"),
     benchmark:
         paths.benchmark("dark")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -114,11 +125,14 @@ rule cds:
         cube=cube_of("cds"),
         dq=dq_of("cds"),
     output:
-        **stage_outputs("cds"),
+        stage_outputs("cds"),
     log:
         paths.log("cds"),
     benchmark:
         paths.benchmark("cds")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -135,12 +149,14 @@ rule bin:
         cube=cube_of("bin"),
         dq=dq_of("bin"),
     output:
-        **stage_outputs("bin"),
-        nvalid=intermediate(paths.stage_cube(RESULTS, "nvalid")),
+        stage_outputs("bin", nvalid=True),
     log:
         paths.log("bin"),
     benchmark:
         paths.benchmark("bin")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -160,11 +176,14 @@ rule flat:
         dq=dq_of("flat"),
         flat=calibration_file("flat"),
     output:
-        **stage_outputs("flat"),
+        stage_outputs("flat"),
     log:
         paths.log("flat"),
     benchmark:
         paths.benchmark("flat")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1
@@ -181,17 +200,20 @@ rule flat:
 # The observation product: the last stage's cube in the notebook's layout, DQ and metadata.
 rule product:
     input:
-        **({"nvalid": paths.stage_cube(RESULTS, "nvalid")} if "bin" in ENABLED else {}),
+        **({"nvalid": paths.stage_nvalid(RESULTS)} if "bin" in ENABLED else {}),
         cube=paths.stage_cube(RESULTS, last_cube_stage()),
         dq=paths.stage_dq(RESULTS, ENABLED[-1]),
         stage_meta=[paths.stage_meta(RESULTS, s) for s in ENABLED],
         axis_info=AXIS_INFO,
     output:
-        **product_outputs(),
+        product_outputs(),
     log:
         paths.log("product"),
     benchmark:
         paths.benchmark("product")
+    cache: OUTPUT_CACHE
+    group:
+        OBSERVATION_GROUP
     conda:
         "../envs/arielcal.yaml"
     threads: 1

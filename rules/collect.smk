@@ -1,6 +1,10 @@
 # Per-split stacks of the observation products, for machine learning.
 
 
+localrules:
+    observations_table,
+
+
 rule stack:
     input:
         lambda wildcards: [path for *_, path in split_slots(wildcards) if path],
@@ -10,6 +14,7 @@ rule stack:
         "logs/stack/{split}/{instrument}.log",
     benchmark:
         "benchmarks/stack/{split}/{instrument}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         "../envs/arielcal.yaml"
     threads: 1

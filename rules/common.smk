@@ -61,6 +61,25 @@ wildcard_constraints:
     stage="|".join(STAGES),
 
 
+# Snakemake's between-workflow output cache (--cache with SNAKEMAKE_OUTPUT_CACHE) and per-job
+# benchmark files exclude each other: output_cache chooses the cache for the calibration rules.
+OUTPUT_CACHE = "omit-software" if config["output_cache"] else False
+
+
+def drop_benchmarks_of_cached_rules():
+    """Snakemake refuses cache-eligible rules with a benchmark and has no syntax for an
+    optional one, so the benchmark is removed after the rules are defined (before its
+    cache check runs). Relies on Rule._benchmark, hence the snakemake<10 pin."""
+    if OUTPUT_CACHE:
+        for candidate in workflow.rules:
+            if candidate.cache:
+                candidate._benchmark = None
+
+
+# On a cluster, the stage chain of one observation runs as one job (see slurm/config.yaml).
+OBSERVATION_GROUP = "obs_{split}_{planet}_{visit}_{instrument}"
+
+
 def intermediate(path):
     return path if config["keep_intermediates"] else temp(path)
 
@@ -99,13 +118,10 @@ def frames_per_bin(wildcards):
 
 def product_outputs():
     """The files of one observation product, the same in staged and fused mode."""
-    outputs = {
-        name: paths.product(RESULTS, f"{name}.npy") for name in ("calibrated", "dq")
-    }
-    if "bin" in ENABLED:
-        outputs["nvalid"] = paths.product(RESULTS, "nvalid.npy")
-    outputs["meta"] = paths.product(RESULTS, "meta.json")
-    return outputs
+    names = ["calibrated", "dq"] + (["nvalid"] if "bin" in ENABLED else []) + ["meta"]
+    return multiext(
+        paths.product_prefix(RESULTS), **{n: paths.PRODUCT_FILES[n] for n in names}
+    )
 
 
 def _visit(wildcards):
@@ -163,12 +179,12 @@ def collect_targets():
     )
 
 
-def stage_outputs(stage):
-    return {
-        "cube": intermediate(paths.stage_cube(RESULTS, stage)),
-        "dq": intermediate(paths.stage_dq(RESULTS, stage)),
-        "meta": intermediate(paths.stage_meta(RESULTS, stage)),
-    }
+def stage_outputs(stage, names=("cube", "dq", "meta"), nvalid=False):
+    """A stage's files as one multiext (as Snakemake's output cache requires)."""
+    extensions = {name: paths.STAGE_EXTENSIONS[name] for name in names}
+    if nvalid:
+        extensions["nvalid"] = paths.NVALID_EXTENSION
+    return intermediate(multiext(paths.stage_prefix(RESULTS, stage), **extensions))
 
 
 def _dataset_pattern(function, *args):
@@ -191,3 +207,148 @@ def split_slots(wildcards):
         path = paths.product(RESULTS, "calibrated.npy").format(**obs.wildcards)
         slots.append([planet, visit, path if obs in OBSERVATION_SET else ""])
     return slots
+
+
+# ----------------------------------------------------------------------------------------------
+# Science layer (rules/science.smk): variance, light curves, QC figures, injection-recovery.
+# Helpers only; config keys under `science:` are read with these defaults until the schema
+# declares them.
+
+SCIENCE_DEFAULTS = {
+    "extract": True,
+    "aperture": {"AIRS-CH0": [8, 24], "FGS1": [10, 22]},
+    "background_outside": {"AIRS-CH0": [8, 24], "FGS1": [6, 26]},
+    "depth": {"margin_bins": 1, "baseline_degree": 0},
+}
+SCIENCE = {
+    key: (
+        {**default, **config.get("science", {}).get(key, {})}
+        if isinstance(default, dict)
+        else config.get("science", {}).get(key, default)
+    )
+    for key, default in SCIENCE_DEFAULTS.items()
+}
+QC_VISIT_FIGURES = ("images.png", "white_light_curves.png", "spectral_light_curves.png")
+SIMULATION_TRUTH = (
+    os.path.join(DATA_DIR, simulate.TRUTH_FILE) if SIMULATION is not None else None
+)
+
+
+def science_file(name):
+    """A per-observation science file, next to the product."""
+    return paths.product(RESULTS, name)
+
+
+def qc_file(name):
+    """A per-visit QC file (both instruments of one planet visit)."""
+    return f"{RESULTS}/{{split}}/{{planet}}/{{visit}}/qc/{name}"
+
+
+def split_file(name):
+    return f"{RESULTS}/{{split}}/{name}"
+
+
+def science_setting(key):
+    """params: function giving this instrument's value of science.<key>."""
+
+    def _value(wildcards):
+        return SCIENCE[key][wildcards.instrument]
+
+    return _value
+
+
+def _visit_observations(wildcards):
+    return [
+        o
+        for o in OBSERVATIONS
+        if (o.split, str(o.planet_id), str(o.visit))
+        == (wildcards.split, wildcards.planet, wildcards.visit)
+    ]
+
+
+def qc_visit_inputs(wildcards):
+    """Named inputs of one visit's QC figures: product, light curves and raw signal per instrument."""
+    files = {}
+    for o in _visit_observations(wildcards):
+        key = o.instrument.replace("-", "_")
+        for name in (
+            "calibrated.npy",
+            "dq.npy",
+            "meta.json",
+            "spectral.npy",
+            "white.npy",
+            "light_curves.json",
+            "depths.csv",
+        ):
+            files[f"{key}_{name.split('.')[0]}"] = science_file(name).format(
+                **o.wildcards
+            )
+        files[f"{key}_signal"] = str(
+            layout.signal_file(
+                DATA_DIR, EDITION, o.split, o.planet_id, o.visit, o.instrument
+            )
+        )
+    return files
+
+
+def qc_visit_instruments(wildcards):
+    return [o.instrument for o in _visit_observations(wildcards)]
+
+
+def _split_observations_of(wildcards):
+    return [o for o in OBSERVATIONS if o.split == wildcards.split]
+
+
+def split_science_files(name):
+    """Input function: one file per observation of the split, in OBSERVATIONS order."""
+
+    def _files(wildcards):
+        return [
+            science_file(name).format(**o.wildcards)
+            for o in _split_observations_of(wildcards)
+        ]
+
+    return _files
+
+
+def split_observation_keys(wildcards):
+    """[split, planet_id, visit, instrument] per observation of the split, as split_science_files."""
+    return [
+        [o.split, o.planet_id, o.visit, o.instrument]
+        for o in _split_observations_of(wildcards)
+    ]
+
+
+def truth_files(wildcards):
+    """The injected truth of a simulated dataset, or the competition's training labels, if any."""
+    if SIMULATION_TRUTH is not None:
+        return [SIMULATION_TRUTH]
+    labels = layout.labels_file(DATA_DIR, EDITION)
+    return [str(labels)] if wildcards.split == "train" and labels.is_file() else []
+
+
+def science_targets():
+    """Targets of the science layer (empty when science.extract is false)."""
+    if not SCIENCE["extract"]:
+        return []
+    splits = sorted({o.split for o in OBSERVATIONS})
+    visits = sorted({(o.split, o.planet_id, o.visit) for o in OBSERVATIONS})
+    return (
+        observation_products("variance.npy")
+        + observation_products("light_curves.parquet")
+        + [
+            qc_file(name).format(split=s, planet=p, visit=v)
+            for s, p, v in visits
+            for name in QC_VISIT_FIGURES
+        ]
+        + [
+            split_file(name).format(split=s)
+            for s in splits
+            for name in (
+                "qc_observations.csv",
+                "qc_summary.png",
+                "recovery.csv",
+                "recovery.png",
+            )
+        ]
+    )

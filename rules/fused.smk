@@ -12,11 +12,12 @@ rule fused:
         adc_info=adc_info_file,
         axis_info=AXIS_INFO,
     output:
-        **product_outputs(),
+        product_outputs(),
     log:
         paths.log("fused"),
     benchmark:
         paths.benchmark("fused")
+    cache: OUTPUT_CACHE
     conda:
         "../envs/arielcal.yaml"
     threads: 2

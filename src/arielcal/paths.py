@@ -5,21 +5,40 @@ from __future__ import annotations
 OBSERVATION = "{split}/{planet}/{visit}/{instrument}"
 
 
+# Each stage writes {stage}.npy (cube), {stage}.dq.npy, {stage}.json (metadata) and, for
+# bin, {stage}.nvalid.npy: one prefix with several extensions, as Snakemake's multiext.
+STAGE_EXTENSIONS = {"cube": ".npy", "dq": ".dq.npy", "meta": ".json"}
+NVALID_EXTENSION = ".nvalid.npy"
+PRODUCT_FILES = {"calibrated": "calibrated.npy", "dq": "dq.npy", "nvalid": "nvalid.npy", "meta": "meta.json"}
+
+
+def stage_prefix(results: str, stage: str) -> str:
+    return f"{results}/{OBSERVATION}/stages/{stage}"
+
+
 def stage_cube(results: str, stage: str) -> str:
-    return f"{results}/{OBSERVATION}/stages/{stage}.npy"
+    return stage_prefix(results, stage) + STAGE_EXTENSIONS["cube"]
 
 
 def stage_dq(results: str, stage: str) -> str:
-    return f"{results}/{OBSERVATION}/stages/{stage}.dq.npy"
+    return stage_prefix(results, stage) + STAGE_EXTENSIONS["dq"]
 
 
 def stage_meta(results: str, stage: str) -> str:
-    return f"{results}/{OBSERVATION}/stages/{stage}.json"
+    return stage_prefix(results, stage) + STAGE_EXTENSIONS["meta"]
+
+
+def stage_nvalid(results: str) -> str:
+    return stage_prefix(results, "bin") + NVALID_EXTENSION
+
+
+def product_prefix(results: str) -> str:
+    return f"{results}/{OBSERVATION}/"
 
 
 def product(results: str, name: str) -> str:
     """Per-observation products: calibrated.npy, dq.npy, nvalid.npy, meta.json."""
-    return f"{results}/{OBSERVATION}/{name}"
+    return product_prefix(results) + name
 
 
 def stacked(results: str) -> str:

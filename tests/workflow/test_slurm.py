@@ -45,11 +45,13 @@ def _slurm_answers(timeout: int = 10) -> str | None:
     return None
 
 
-def _skip_reason() -> str | None:
+def _require_cluster() -> None:
+    """Skip unless opted in; once opted in (as CI is), a missing cluster is a failure."""
     if os.environ.get("ARIELCAL_SLURM") != "1":
-        return "SLURM test is opt-in: set ARIELCAL_SLURM=1 (and run .ci/slurm-up.sh)"
+        pytest.skip("SLURM test is opt-in: set ARIELCAL_SLURM=1 (and run .ci/slurm-up.sh)")
     why = _slurm_answers()
-    return None if why is None else f"no SLURM cluster: {why} (run .ci/slurm-up.sh)"
+    if why is not None:
+        pytest.fail(f"ARIELCAL_SLURM=1 but no SLURM cluster: {why} (run .ci/slurm-up.sh)")
 
 
 def _products(wf: Workflow) -> dict[str, bytes]:
@@ -80,9 +82,7 @@ def _run_states(run_id: str) -> dict[str, str]:
 @pytest.mark.parametrize("mode", ["staged", "fused"])
 def test_tiny_workflow_through_slurm_matches_local_run(tmp_path, mode):
     # Checked here, not at collection: a plain `pytest` never calls a SLURM client.
-    why = _skip_reason()
-    if why is not None:
-        pytest.skip(why)
+    _require_cluster()
     config = merged(default_config(), {"mode": mode, "simulation": tiny_simulation()})
 
     local = Workflow(tmp_path / "local", config)

@@ -1,0 +1,199 @@
+# Science layer, after the observation products: per-pixel variance, spectral and white light
+# curves with a transit window and depths per observation, QC figures per visit and per split,
+# and the injection-recovery check of the depths (docs/science.md). Helpers: rules/common.smk.
+
+
+report: "../report/workflow.rst"
+
+
+rule variance:
+    input:
+        **({"nvalid": science_file("nvalid.npy")} if "bin" in ENABLED else {}),
+        calibrated=science_file("calibrated.npy"),
+        dq=science_file("dq.npy"),
+        meta=science_file("meta.json"),
+        read=calibration_file("read"),
+        dark=calibration_file("dark"),
+        flat=calibration_file("flat"),
+    output:
+        science_file("variance.npy"),
+    log:
+        paths.log("variance"),
+    benchmark:
+        paths.benchmark("variance")
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    message:
+        "Variance {wildcards}"
+    script:
+        "../scripts/variance.py"
+
+
+rule extract:
+    input:
+        calibrated=science_file("calibrated.npy"),
+        variance=science_file("variance.npy"),
+        product_meta=science_file("meta.json"),
+    output:
+        spectral=science_file("spectral.npy"),
+        white=science_file("white.npy"),
+        table=science_file("light_curves.parquet"),
+        depths=science_file("depths.csv"),
+        meta=science_file("light_curves.json"),
+    log:
+        paths.log("extract"),
+    benchmark:
+        paths.benchmark("extract")
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        aperture=science_setting("aperture"),
+        background_outside=science_setting("background_outside"),
+        margin_bins=SCIENCE["depth"]["margin_bins"],
+        baseline_degree=SCIENCE["depth"]["baseline_degree"],
+    message:
+        "Light curves and transit depths {wildcards}"
+    script:
+        "../scripts/extract.py"
+
+
+rule qc_observation:
+    input:
+        unpack(qc_visit_inputs),
+    output:
+        images=report(
+            qc_file("images.png"),
+            caption="../report/qc_images.rst",
+            category="Observations",
+            subcategory="{split} {planet} visit {visit}",
+            labels={
+                "planet": "{planet}",
+                "visit": "{visit}",
+                "figure": "detector images",
+            },
+        ),
+        white=report(
+            qc_file("white_light_curves.png"),
+            caption="../report/qc_white.rst",
+            category="Observations",
+            subcategory="{split} {planet} visit {visit}",
+            labels={
+                "planet": "{planet}",
+                "visit": "{visit}",
+                "figure": "white light curves",
+            },
+        ),
+        spectral=report(
+            qc_file("spectral_light_curves.png"),
+            caption="../report/qc_spectral.rst",
+            category="Observations",
+            subcategory="{split} {planet} visit {visit}",
+            labels={
+                "planet": "{planet}",
+                "visit": "{visit}",
+                "figure": "spectral light curves",
+            },
+        ),
+    log:
+        "logs/qc/{split}/{planet}/{visit}.log",
+    benchmark:
+        "benchmarks/qc/{split}/{planet}/{visit}.tsv"
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        instruments=qc_visit_instruments,
+        aperture=SCIENCE["aperture"],
+        background_outside=SCIENCE["background_outside"],
+    message:
+        "QC figures {wildcards}"
+    script:
+        "../scripts/qc_observation.py"
+
+
+rule qc_split:
+    input:
+        meta=split_science_files("meta.json"),
+        light_curves=split_science_files("light_curves.json"),
+        white=split_science_files("white.npy"),
+    output:
+        table=report(
+            split_file("qc_observations.csv"),
+            caption="../report/qc_observations.rst",
+            category="Splits",
+            subcategory="{split}",
+            labels={"split": "{split}", "figure": "observations table"},
+        ),
+        figure=report(
+            split_file("qc_summary.png"),
+            caption="../report/qc_summary.rst",
+            category="Splits",
+            subcategory="{split}",
+            labels={"split": "{split}", "figure": "summary"},
+        ),
+    log:
+        "logs/qc/{split}.log",
+    benchmark:
+        "benchmarks/qc/{split}.tsv"
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        observations=split_observation_keys,
+    message:
+        "QC summary {wildcards.split}"
+    script:
+        "../scripts/qc_split.py"
+
+
+rule recovery:
+    input:
+        depths=split_science_files("depths.csv"),
+        light_curves=split_science_files("light_curves.json"),
+        truth=truth_files,
+    output:
+        depths=split_file("depths.csv"),
+        summary=report(
+            split_file("recovery.csv"),
+            caption="../report/recovery_table.rst",
+            category="Injection-recovery",
+            subcategory="{split}",
+            labels={"split": "{split}", "figure": "statistics"},
+        ),
+        figure=report(
+            split_file("recovery.png"),
+            caption="../report/recovery_figure.rst",
+            category="Injection-recovery",
+            subcategory="{split}",
+            labels={"split": "{split}", "figure": "spectra and residuals"},
+        ),
+    log:
+        "logs/recovery/{split}.log",
+    benchmark:
+        "benchmarks/recovery/{split}.tsv"
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=10,
+    params:
+        observations=split_observation_keys,
+    message:
+        "Injection-recovery {wildcards.split}"
+    script:
+        "../scripts/recovery.py"
