@@ -113,8 +113,15 @@ _INSTRUMENT_CODE = {AIRS.name: 1, FGS1.name: 2}
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """What to simulate. ``fgs1_frames`` left at its full-size default follows ``airs_frames``
-    (12 FGS1 frames per AIRS frame keep the two instruments time-aligned)."""
+    """What to simulate (the module docstring describes the physics).
+
+    ``noise`` False: no shot or read noise, still ADC-rounded (with error feedback).
+    ``nonlinearity`` False: a linear detector; the shipped linear_corr is the same realistic
+    polynomial, so only a pipeline that skips linearity recovers such data exactly.
+    ``limb_darkening`` False: trapezoid transits, whose flat bottom gives the depth exactly.
+    ``fgs1_frames`` left at its full-size default follows ``airs_frames`` (12 FGS1 frames per
+    AIRS frame keep the instruments time-aligned); any other value is kept.
+    """
 
     edition: int = 2024
     seed: int = 42
@@ -431,6 +438,8 @@ def source_factors(cfg: SimulationConfig, body: Planet, visit: int, instrument: 
     if instrument is AIRS:
         wavelengths = airs_wavelengths()
         depths = airs_column_depths(body.depths)
+        # Jitter moves the trace across rows and the spectrum along columns; the transit depth
+        # stays attached to detector columns.
         profile = gaussian_mixture(rows - AIRS_TRACE_ROW - shift[0][None, :], AIRS_ROW_PROFILE)
         shape = airs_spectrum_shape(cols - shift[1][None, :], body.star_info["Ts"])
         peak = gaussian_mixture(rows - AIRS_TRACE_ROW, AIRS_ROW_PROFILE).max() * airs_spectrum_shape(cols, body.star_info["Ts"]).max()
@@ -661,8 +670,8 @@ def simulate_frames(model: ObservationModel, rng: np.random.Generator, noise: bo
                 if is_dead:
                     reads = [_dead_read(p_pedestal, k1 - k0, rng, noise) for _ in range(2)]
                 else:
-                    rate = _block(factors[1], col_of[pix], k0, k1)
-                    rate *= _block(factors[0], row_of[pix], k0, k1)
+                    rate = _factor_block(factors[1], col_of[pix], k0, k1)
+                    rate *= _factor_block(factors[0], row_of[pix], k0, k1)
                     rate *= p_flat
                     rate += p_dark
                     reads = _ramp_reads(rate, t_short, t_long, p_pedestal, p_read, rng, noise, bool(poisson_short), bool(poisson_long))
@@ -677,7 +686,7 @@ def simulate_frames(model: ObservationModel, rng: np.random.Generator, noise: bo
     return out.reshape(inst.rows, inst.cols, 2 * n_pairs), clipped
 
 
-def _block(factor: np.ndarray, index: np.ndarray, k0: int, k1: int) -> np.ndarray:
+def _factor_block(factor: np.ndarray, index: np.ndarray, k0: int, k1: int) -> np.ndarray:
     """factor[index, k0:k1] as a fresh float32 (len(index), k1 - k0) array (time-constant factors broadcast)."""
     if factor.shape[1] == 1:
         return np.repeat(factor[index], k1 - k0, axis=1)
