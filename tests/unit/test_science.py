@@ -1,0 +1,228 @@
+"""Science layer (arielcal.science): tiny arrays with exact answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arielcal import science
+
+
+# --------------------------------------------------------------------------- variance
+
+
+def test_variance_of_a_constant_signal():
+    # 2 bins, 1 column, 2 rows; 10 frames per bin, 100 e- per frame -> 1000 e- per bin.
+    calibrated = np.full((2, 1, 2), 1000.0, dtype=np.float32)
+    read = np.array([[3.0, 4.0]])
+    dark = np.array([[0.5, 0.0]])
+    var = science.product_variance(calibrated, read, 10, dark=dark, accumulation_s=2.0)
+    # per frame: 2 read^2 + 100 + dark * 2 s; a full bin: 10 frames.
+    expected = 10 * (2 * read**2 + 100 + dark * 2.0)
+    np.testing.assert_array_equal(var, np.broadcast_to(expected, (2, 1, 2)).astype(np.float32))
+    assert var.dtype == np.float32
+
+
+def test_variance_scales_partial_bins_and_flat_like_the_data():
+    # A bin of n = 4 frames with 2 valid is 2 frames' mean x 4: variance v * 16 / 2.
+    flat = np.array([[0.5]])
+    calibrated = np.full((2, 1, 1), 40.0 / 0.5)  # 10 e- per frame before the flat
+    n_valid = np.array([4, 2], dtype=np.uint16).reshape(2, 1, 1)
+    read = np.array([[1.0]])
+    var = science.product_variance(calibrated, read, 4, n_valid=n_valid, divisor=flat)
+    per_frame = (2 * 1.0 + 10.0) / 0.25
+    np.testing.assert_allclose(var.ravel(), [per_frame * 4, per_frame * 16 / 2])
+
+
+def test_variance_shot_term_uses_the_median_and_clips_negative_signal():
+    calibrated = np.array([[[10.0, -50.0]], [[30.0, -10.0]], [[20.0, -30.0]]])  # (3, 1, 2)
+    signal = science.signal_per_frame(calibrated, 2)
+    np.testing.assert_array_equal(signal, [[10.0, 0.0]])
+    var = science.product_variance(calibrated, np.zeros((1, 2)), 2)
+    np.testing.assert_array_equal(var[:, 0, 0], 20.0)  # same variance in every bin: the median's
+    np.testing.assert_array_equal(var[:, 0, 1], 0.0)
+
+
+def test_variance_is_nan_where_the_product_is_nan_or_no_frame_was_valid():
+    calibrated = np.ones((2, 1, 2))
+    calibrated[:, 0, 1] = np.nan
+    n_valid = np.array([[[1, 1]], [[0, 1]]], dtype=np.uint16)
+    var = science.product_variance(calibrated, np.ones((1, 2)), 1, n_valid=n_valid)
+    assert np.isfinite(var[0, 0, 0]) and np.isnan(var[1, 0, 0]) and np.isnan(var[:, 0, 1]).all()
+
+
+def test_variance_ignores_non_finite_dark_and_checks_shapes():
+    calibrated = np.zeros((1, 1, 1))
+    var = science.product_variance(calibrated, np.ones((1, 1)), 1, dark=np.array([[np.nan]]), accumulation_s=1.0)
+    assert var[0, 0, 0] == 2.0
+    with pytest.raises(ValueError, match="read"):
+        science.product_variance(calibrated, np.ones((2, 1)), 1)
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def test_box_mask():
+    mask = science.box_mask((3, 4), (1, 3), (0, 2))
+    expected = np.zeros((3, 4), bool)
+    expected[0:2, 1:3] = True
+    np.testing.assert_array_equal(mask, expected)
+    assert science.box_mask((2, 4), (1, 3)).sum() == 4
+
+
+def test_background_subtraction_per_time_and_column():
+    # 1 column, 4 rows: rows 1-2 aperture, rows 0 and 3 background.
+    cube = np.array([[[1.0, 11.0, 21.0, 3.0]], [[2.0, 12.0, 22.0, 4.0]]])  # (2, 1, 4)
+    var = np.ones_like(cube)
+    aperture = science.box_mask((1, 4), (1, 3))
+    lc = science.extract(cube, var, aperture, ~aperture)
+    # background 2 then 3 per pixel; aperture 32 - 2*2 = 28, 34 - 2*3 = 28.
+    np.testing.assert_array_equal(lc.flux[:, 0], [28.0, 28.0])
+    # 2 aperture pixels + 2^2 * var(mean of 2) = 2 + 4 * 2/4 = 4.
+    np.testing.assert_array_equal(lc.variance[:, 0], [4.0, 4.0])
+    np.testing.assert_array_equal(lc.coverage, 1.0)
+
+
+def test_extraction_with_a_nan_pixel_scales_by_the_valid_fraction():
+    # 2 columns, 4 aperture rows each; a NaN pixel in column 1; no background.
+    cube = np.ones((3, 2, 4)) * np.array([1.0, 2.0])[None, :, None]
+    cube[:, 1, 2] = np.nan
+    var = np.full_like(cube, 0.5)
+    aperture = np.ones((2, 4), bool)
+    lc = science.extract(cube, var, aperture)
+    np.testing.assert_array_equal(lc.flux, [[4.0, 8.0]] * 3)  # 3 valid x 2 / (3/4) = 8
+    np.testing.assert_allclose(lc.variance, [[2.0, 1.5 / 0.75**2]] * 3)
+    np.testing.assert_array_equal(lc.coverage, [[1.0, 0.75]] * 3)
+    assert np.isfinite(lc.flux).all()  # the NaN did not spread
+
+
+def test_single_channel_extraction_and_missing_background():
+    cube = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3)
+    var = np.ones_like(cube)
+    aperture = science.box_mask((3, 3), (1, 2), (1, 2))  # the central pixel
+    lc = science.extract(cube, var, aperture, ~aperture, per_column=False)
+    assert lc.flux.shape == (2, 1)
+    # The 8 outer pixels of a linear ramp average to the centre: flux 0.
+    np.testing.assert_allclose(lc.flux[:, 0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(lc.variance[:, 0], 1.0 + 8 / 64)
+    cube[:] = np.nan
+    assert np.isnan(science.extract(cube, var, aperture, ~aperture, per_column=False).flux).all()
+
+
+def test_white_light_curve_skips_channels_with_any_nan():
+    flux = np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 5.0]])
+    var = np.ones_like(flux)
+    white, white_var, used = science.white_light_curve(flux, var)
+    np.testing.assert_array_equal(white, [3.0, 7.0])
+    np.testing.assert_array_equal(white_var, [2.0, 2.0])
+    np.testing.assert_array_equal(used, [True, True, False])
+
+
+# --------------------------------------------------------------------------- window and depth
+
+
+CONTACTS = (2.05, 2.43, 4.61, 4.99)
+
+
+def synthetic(depth=0.01, width=0.04, n=187):
+    time = 0.02 + width * np.arange(n)
+    shape = science.binned_trapezoid(time, CONTACTS, width, samples=64)
+    return time, 1e6 * (1 - depth * shape), width
+
+
+def test_window_detection_on_a_synthetic_trapezoid():
+    time, flux, width = synthetic()
+    window = science.detect_window(time, flux, np.full_like(flux, 1e6 * 1e-8), width=width)
+    np.testing.assert_allclose(window.contacts, CONTACTS, atol=2e-3)
+    assert window.depth == pytest.approx(0.01, rel=1e-3)
+    assert window.snr > 100
+
+
+def test_window_detection_with_noise_stays_within_a_bin():
+    time, flux, width = synthetic()
+    rng = np.random.default_rng(3)
+    sigma = 1e6 * 3e-4
+    window = science.detect_window(time, flux + rng.normal(0, sigma, flux.size), np.full(flux.size, sigma**2), width=width)
+    assert np.max(np.abs(np.subtract(window.contacts, CONTACTS))) < width
+
+
+def test_window_bins_keep_whole_bins_on_the_right_side():
+    time = np.arange(10.0) + 0.5  # bins [k, k+1]
+    inside, outside = science.window_bins(time, 1.0, (2.0, 3.0, 7.0, 8.0), margin=0.5)
+    np.testing.assert_array_equal(np.flatnonzero(inside), [4, 5])
+    np.testing.assert_array_equal(np.flatnonzero(outside), [0, 9])
+
+
+def test_depth_estimator_is_exact_on_noiseless_data():
+    time, _, width = synthetic()
+    depths = np.array([0.003, 0.0071])
+    shape = science.binned_trapezoid(time, CONTACTS, width)
+    flux = np.array([5e5, 2e4]) * (1 - depths[None, :] * shape[:, None])
+    variance = flux.copy()
+    inside, outside = science.window_bins(time, width, CONTACTS, margin=width)
+    for degree in (0, 1, 2):
+        result = science.transit_depth(time, flux, variance, inside, outside, baseline_degree=degree)
+        np.testing.assert_allclose(result.depth, depths, rtol=1e-10, atol=0)
+        assert np.all(result.noise_ratio < 1e-6)
+
+
+def test_depth_sigma_is_the_first_order_propagation():
+    time = np.arange(6.0)
+    flux = np.array([[100.0], [100.0], [90.0], [90.0], [100.0], [100.0]])
+    variance = np.full_like(flux, 4.0)
+    inside = np.array([0, 0, 1, 1, 0, 0], bool)
+    result = science.transit_depth(time, flux, variance, inside, ~inside)
+    assert result.depth[0] == pytest.approx(0.1)
+    # F_in = 90 +- sqrt(2), B = 100 +- 1: sigma = 0.9 sqrt(2/8100 + 1/10000).
+    assert result.sigma[0] == pytest.approx(0.9 * np.sqrt(2 / 8100 + 1 / 10000))
+    assert result.noise_ratio[0] == 0.0
+
+
+def test_depth_without_in_transit_bins_is_nan():
+    result = science.transit_depth(np.arange(4.0), np.ones((4, 2)), np.ones((4, 2)), np.zeros(4, bool), np.ones(4, bool))
+    assert np.isnan(result.depth).all() and np.isnan(result.sigma).all()
+    with pytest.raises(ValueError, match="overlap"):
+        science.transit_depth(np.arange(4.0), np.ones(4), np.ones(4), np.ones(4, bool), np.ones(4, bool))
+
+
+def test_detect_window_needs_points():
+    with pytest.raises(ValueError, match="finite points"):
+        science.detect_window(np.arange(3.0), np.ones(3))
+
+
+# --------------------------------------------------------------------------- labels and recovery
+
+
+def test_labels_follow_the_reversed_wavelength_order():
+    np.testing.assert_array_equal(science.label_of_columns([39, 40, 320, 321, 0]), [283, 282, 2, 0, 0])
+
+
+def test_recovery_statistics_on_known_residuals():
+    truth = np.array([1.0, 1.0, 1.0, 1.0, np.nan])
+    estimate = np.array([1.2, 0.7, 1.0, 1.1, 5.0])
+    sigma = np.array([0.1, 0.1, 0.5, 0.1, 1.0])
+    stats = science.recovery_statistics(estimate, sigma, truth)
+    # z = 2, -3, 0, 1 (the NaN truth is skipped).
+    assert stats["n"] == 4
+    assert stats["median_abs_z"] == pytest.approx(1.5)
+    assert stats["chi2_dof"] == pytest.approx((4 + 9 + 0 + 1) / 4)
+    assert stats["mean_z"] == pytest.approx(0.0)
+    assert stats["median_abs_residual"] == pytest.approx(0.15)
+    assert science.recovery_statistics([1.0], [1.0], [np.nan])["n"] == 0
+
+
+def test_joint_window_is_led_by_the_precise_curve():
+    time, flux, width = synthetic(depth=0.004)
+    rng = np.random.default_rng(5)
+    precise, noisy = 1e6 * 5e-5, 1e6 * 1e-3
+    curves = [
+        (time, flux + rng.normal(0, noisy, flux.size), np.full(flux.size, noisy**2), width),
+        (time, flux + rng.normal(0, precise, flux.size), np.full(flux.size, precise**2), width),
+        (time[:3], flux[:3], None, width),  # too short: left out, NaN depth
+    ]
+    window = science.detect_joint_window(curves)
+    assert np.max(np.abs(np.subtract(window.contacts, CONTACTS))) < width / 4
+    assert window.depths[1] == pytest.approx(0.004, rel=0.02) and window.snrs[1] > window.snrs[0] > 0
+    assert np.isnan(window.depths[2])
+    with pytest.raises(ValueError, match="no light curve"):
+        science.detect_joint_window([curves[2]])
