@@ -210,15 +210,15 @@ def split_slots(wildcards):
 
 
 # ----------------------------------------------------------------------------------------------
-# Science layer (rules/science.smk): variance, light curves, QC figures, injection-recovery.
-# Helpers only; config keys under `science:` are read with these defaults until the schema
-# declares them.
+# Science layer (rules/science.smk): variance, light curves, transit depths, QC figures and
+# injection-recovery. Helpers only; the `science:` config keys are read with these defaults
+# until config/schema.yaml declares them.
 
 SCIENCE_DEFAULTS = {
     "extract": True,
     "aperture": {"AIRS-CH0": [8, 24], "FGS1": [10, 22]},
     "background_outside": {"AIRS-CH0": [8, 24], "FGS1": [6, 26]},
-    "depth": {"margin_bins": 1, "baseline_degree": 0},
+    "depth": {"margin_bins": 2, "baseline_degree": 0},
 }
 SCIENCE = {
     key: (
@@ -239,9 +239,9 @@ def science_file(name):
     return paths.product(RESULTS, name)
 
 
-def qc_file(name):
-    """A per-visit QC file (both instruments of one planet visit)."""
-    return f"{RESULTS}/{{split}}/{{planet}}/{{visit}}/qc/{name}"
+def visit_file(name):
+    """A per-visit file (every instrument of one planet visit)."""
+    return f"{RESULTS}/{{split}}/{{planet}}/{{visit}}/{name}"
 
 
 def split_file(name):
@@ -266,37 +266,59 @@ def _visit_observations(wildcards):
     ]
 
 
-def qc_visit_inputs(wildcards):
-    """Named inputs of one visit's QC figures: product, light curves and raw signal per instrument."""
+def visit_instruments(wildcards):
+    return [o.instrument for o in _visit_observations(wildcards)]
+
+
+def _observation_inputs(wildcards, names):
+    """{<instrument>_<name>: path} for every instrument observed in this visit."""
     files = {}
     for o in _visit_observations(wildcards):
         key = o.instrument.replace("-", "_")
-        for name in (
+        for name in names:
+            stem = name.split(".")[0]
+            files[f"{key}_{stem}"] = science_file(name).format(**o.wildcards)
+    return files
+
+
+def transit_inputs(wildcards):
+    return _observation_inputs(
+        wildcards, ("spectral.npy", "white.npy", "light_curves.json")
+    )
+
+
+def qc_visit_inputs(wildcards):
+    """Product, light curves and raw signal per instrument, and the visit's transit fit."""
+    files = _observation_inputs(
+        wildcards,
+        (
             "calibrated.npy",
             "dq.npy",
             "meta.json",
             "spectral.npy",
             "white.npy",
             "light_curves.json",
-            "depths.csv",
-        ):
-            files[f"{key}_{name.split('.')[0]}"] = science_file(name).format(
-                **o.wildcards
-            )
-        files[f"{key}_signal"] = str(
+        ),
+    )
+    for o in _visit_observations(wildcards):
+        files[f"{o.instrument.replace('-', '_')}_signal"] = str(
             layout.signal_file(
                 DATA_DIR, EDITION, o.split, o.planet_id, o.visit, o.instrument
             )
         )
+    files["transit"] = visit_file("transit.json").format(**wildcards)
+    files["depths"] = visit_file("depths.csv").format(**wildcards)
     return files
-
-
-def qc_visit_instruments(wildcards):
-    return [o.instrument for o in _visit_observations(wildcards)]
 
 
 def _split_observations_of(wildcards):
     return [o for o in OBSERVATIONS if o.split == wildcards.split]
+
+
+def _split_visits_of(wildcards):
+    return sorted(
+        {(o.split, o.planet_id, o.visit) for o in _split_observations_of(wildcards)}
+    )
 
 
 def split_science_files(name):
@@ -311,12 +333,29 @@ def split_science_files(name):
     return _files
 
 
+def split_visit_files(name):
+    """Input function: one file per planet visit of the split, in split_visit_keys order."""
+
+    def _files(wildcards):
+        return [
+            visit_file(name).format(split=s, planet=p, visit=v)
+            for s, p, v in _split_visits_of(wildcards)
+        ]
+
+    return _files
+
+
 def split_observation_keys(wildcards):
-    """[split, planet_id, visit, instrument] per observation of the split, as split_science_files."""
+    """[split, planet_id, visit, instrument] per observation, as split_science_files."""
     return [
         [o.split, o.planet_id, o.visit, o.instrument]
         for o in _split_observations_of(wildcards)
     ]
+
+
+def split_visit_keys(wildcards):
+    """[split, planet_id, visit] per planet visit, as split_visit_files."""
+    return [list(key) for key in _split_visits_of(wildcards)]
 
 
 def truth_files(wildcards):
@@ -337,7 +376,7 @@ def science_targets():
         observation_products("variance.npy")
         + observation_products("light_curves.parquet")
         + [
-            qc_file(name).format(split=s, planet=p, visit=v)
+            visit_file(f"qc/{name}").format(split=s, planet=p, visit=v)
             for s, p, v in visits
             for name in QC_VISIT_FIGURES
         ]

@@ -42,7 +42,6 @@ rule extract:
         spectral=science_file("spectral.npy"),
         white=science_file("white.npy"),
         table=science_file("light_curves.parquet"),
-        depths=science_file("depths.csv"),
         meta=science_file("light_curves.json"),
     log:
         paths.log("extract"),
@@ -57,10 +56,36 @@ rule extract:
     params:
         aperture=science_setting("aperture"),
         background_outside=science_setting("background_outside"),
+    message:
+        "Light curves {wildcards}"
+    script:
+        "../scripts/extract.py"
+
+
+# One transit window per planet visit, fitted to the white light curves of all its
+# instruments at once; then the depth of every channel. Same adapter as extract.
+rule transit:
+    input:
+        unpack(transit_inputs),
+    output:
+        depths=visit_file("depths.csv"),
+        meta=visit_file("transit.json"),
+    log:
+        "logs/transit/{split}/{planet}/{visit}.log",
+    benchmark:
+        "benchmarks/transit/{split}/{planet}/{visit}.tsv"
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        instruments=visit_instruments,
         margin_bins=SCIENCE["depth"]["margin_bins"],
         baseline_degree=SCIENCE["depth"]["baseline_degree"],
     message:
-        "Light curves and transit depths {wildcards}"
+        "Transit window and depths {wildcards}"
     script:
         "../scripts/extract.py"
 
@@ -70,7 +95,7 @@ rule qc_observation:
         unpack(qc_visit_inputs),
     output:
         images=report(
-            qc_file("images.png"),
+            visit_file("qc/images.png"),
             caption="../report/qc_images.rst",
             category="Observations",
             subcategory="{split} {planet} visit {visit}",
@@ -81,7 +106,7 @@ rule qc_observation:
             },
         ),
         white=report(
-            qc_file("white_light_curves.png"),
+            visit_file("qc/white_light_curves.png"),
             caption="../report/qc_white.rst",
             category="Observations",
             subcategory="{split} {planet} visit {visit}",
@@ -92,7 +117,7 @@ rule qc_observation:
             },
         ),
         spectral=report(
-            qc_file("spectral_light_curves.png"),
+            visit_file("qc/spectral_light_curves.png"),
             caption="../report/qc_spectral.rst",
             category="Observations",
             subcategory="{split} {planet} visit {visit}",
@@ -113,7 +138,7 @@ rule qc_observation:
         mem_mb=1500,
         runtime=10,
     params:
-        instruments=qc_visit_instruments,
+        instruments=visit_instruments,
         aperture=SCIENCE["aperture"],
         background_outside=SCIENCE["background_outside"],
     message:
@@ -127,6 +152,7 @@ rule qc_split:
         meta=split_science_files("meta.json"),
         light_curves=split_science_files("light_curves.json"),
         white=split_science_files("white.npy"),
+        transit=split_visit_files("transit.json"),
     output:
         table=report(
             split_file("qc_observations.csv"),
@@ -154,6 +180,7 @@ rule qc_split:
         runtime=10,
     params:
         observations=split_observation_keys,
+        visits=split_visit_keys,
     message:
         "QC summary {wildcards.split}"
     script:
@@ -162,8 +189,8 @@ rule qc_split:
 
 rule recovery:
     input:
-        depths=split_science_files("depths.csv"),
-        light_curves=split_science_files("light_curves.json"),
+        depths=split_visit_files("depths.csv"),
+        transit=split_visit_files("transit.json"),
         truth=truth_files,
     output:
         depths=split_file("depths.csv"),
@@ -192,7 +219,7 @@ rule recovery:
         mem_mb=1500,
         runtime=10,
     params:
-        observations=split_observation_keys,
+        visits=split_visit_keys,
     message:
         "Injection-recovery {wildcards.split}"
     script:
