@@ -821,15 +821,20 @@ def write_planet(cfg: SimulationConfig, out_dir, split: str, planet_id: int) -> 
     # Fresh interpreters rather than multiprocessing: fork can deadlock polars' thread pool, and
     # spawn re-imports the caller's __main__.
     running: list[tuple[subprocess.Popen, str]] = []
+    failed: list[str] = []
     for visit, name in jobs:
         if len(running) == workers:
-            _wait(*running.pop(0))
+            failed += _finished(*running.pop(0))
+        if failed:
+            break
         job = {"config": asdict(cfg), "out_dir": os.fspath(out_dir), "split": split, "planet_id": int(planet_id), "visit": visit, "instrument": name}
         command = [sys.executable, "-c", "import sys; from arielcal.simulate import _run_job; _run_job(sys.argv[1])", json.dumps(job)]
         env = {**WORKER_MALLOC_ENV, **os.environ}
         running.append((subprocess.Popen(command, env=env), f"{split}/{planet_id} visit {visit} {name}"))
     for proc, label in running:
-        _wait(proc, label)
+        failed += _finished(proc, label)
+    if failed:
+        raise RuntimeError(f"simulating {', '.join(failed)} failed in a worker process (see its stderr above)")
 
 
 def _run_job(text: str) -> None:
@@ -838,9 +843,9 @@ def _run_job(text: str) -> None:
     write_observation(cfg, **job)
 
 
-def _wait(proc: subprocess.Popen, label: str) -> None:
-    if proc.wait():
-        raise RuntimeError(f"simulating {label} failed in a worker process (exit {proc.returncode}, see its stderr above)")
+def _finished(proc: subprocess.Popen, label: str) -> list[str]:
+    """Wait for a worker; its label if it failed."""
+    return [f"{label} (exit {proc.returncode})"] if proc.wait() else []
 
 
 def _label_columns(depths_by_planet: list[np.ndarray]) -> dict[str, list[float]]:

@@ -248,6 +248,15 @@ def test_worker_processes_write_the_same_bytes(dataset_2024, tmp_path, monkeypat
         assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name
 
 
+def test_a_failing_worker_process_is_reported(dataset_2024, tmp_path, monkeypatch):
+    cfg, _ = dataset_2024
+    split, planet_id, _ = sim.planets(cfg)[0]
+    monkeypatch.setattr(sim, "PARALLEL_MIN_VALUES", 0)
+    (tmp_path / split).write_text("a file where the planet folders should go")
+    with pytest.raises(RuntimeError, match=f"simulating {split}/{planet_id} visit 0 AIRS-CH0 .exit 1.*FGS1 .exit 1"):
+        sim.write_planet(cfg, tmp_path, split, planet_id)
+
+
 def test_planets_are_deterministic_sorted_and_realistic():
     cfg = sim.SimulationConfig(train_planets=20, test_planets=5, edition=2025, two_visit_planets=3)
     plan = sim.planets(cfg)
