@@ -18,7 +18,7 @@ from arielcal import simulate as sim
 from arielcal.errors import InputError
 from arielcal.instruments import AIRS, FGS1, INSTRUMENTS
 
-SMALL = {"airs_frames": 120, "train_planets": 2, "test_planets": 1}
+SMALL = {"airs_frames": 120, "train_planets": 1, "test_planets": 1}
 ADC_HEADER = ["FGS1_adc_offset", "FGS1_adc_gain", "AIRS-CH0_adc_offset", "AIRS-CH0_adc_gain"]
 WL = [f"wl_{j}" for j in range(1, 284)]
 
