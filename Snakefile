@@ -31,3 +31,11 @@ rule all:
     default_target: True
     input:
         collect_targets(),
+
+
+onsuccess:
+    write_failure_summary()
+
+
+onerror:
+    write_failure_summary()

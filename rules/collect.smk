@@ -3,6 +3,7 @@
 
 localrules:
     observations_table,
+    reject_observation,
 
 
 rule stack:
@@ -42,3 +43,18 @@ rule observations_table:
         "Row order of the {wildcards.split} stacks"
     script:
         "../scripts/observations.py"
+
+
+rule reject_observation:
+    output:
+        paths.product(RESULTS, "rejected"),
+    log:
+        paths.log("reject"),
+    conda:
+        "../envs/arielcal.yaml"
+    params:
+        reason=rejection_reason,
+    message:
+        "Rejected {wildcards}: {params.reason}"
+    script:
+        "../scripts/reject.py"

@@ -1,10 +1,11 @@
 import os
 
 from arielcal import config as arielcal_config
-from arielcal import layout, paths, simulate
+from arielcal import layout, paths, simulate, validate
 from arielcal.formats import CALIBRATION_MAPS
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
+from snakemake.logging import logger
 
 arielcal_config.validate(
     config,
@@ -30,26 +31,46 @@ def _observations():
             for instrument in INSTRUMENTS
         ]
         return sim.edition, config["simulation"]["out_dir"], sim, found
-    edition, found = layout.discover(config["data_dir"], config["splits"])
+    edition, found = layout.discover(
+        config["data_dir"],
+        config["splits"],
+        config.get("planets"),
+        config["instruments"],
+    )
     return edition, config["data_dir"], None, found
 
 
-EDITION, DATA_DIR, SIMULATION, _ALL_OBSERVATIONS = _observations()
+EDITION, DATA_DIR, SIMULATION, _FOUND = _observations()
 _PLANETS = None if config.get("planets") is None else set(config["planets"])
-OBSERVATIONS = [
+# Every observation asked for, in the row order of the per-split stacks.
+REQUESTED = [
     o
-    for o in _ALL_OBSERVATIONS
+    for o in _FOUND
     if o.split in config["splits"]
     and o.instrument in config["instruments"]
     and (_PLANETS is None or o.planet_id in _PLANETS)
 ]
-OBSERVATION_SET = set(OBSERVATIONS)
-if not OBSERVATIONS:
+if not REQUESTED:
     raise InputError(
         DATA_DIR,
         f"observations for splits {config['splits']}, instruments {config['instruments']}"
         + ("" if _PLANETS is None else f", planets {sorted(_PLANETS)}"),
         "none",
+    )
+if SIMULATION is None and not layout.axis_info_file(DATA_DIR).is_file():
+    raise InputError(
+        layout.axis_info_file(DATA_DIR), "an existing file", "no such file"
+    )
+# Observations that cannot run (missing files, no ADC row) fail in reject_observation with
+# their reason; the others run, also under --keep-going.
+REJECTED = (
+    {} if SIMULATION is not None else validate.rejections(DATA_DIR, EDITION, REQUESTED)
+)
+OBSERVATIONS = [o for o in REQUESTED if o not in REJECTED]
+OBSERVATION_SET = set(OBSERVATIONS)
+for _obs, _reason in REJECTED.items():
+    logger.warning(
+        f"Rejected {_obs.split} {_obs.planet_id} visit {_obs.visit} {_obs.instrument}: {_reason}"
     )
 
 
@@ -169,11 +190,18 @@ def observation_products(name):
     return [paths.product(RESULTS, name).format(**o.wildcards) for o in OBSERVATIONS]
 
 
+def rejection_reason(wildcards):
+    return next(
+        r for o, r in REJECTED.items() if o.wildcards == dict(wildcards.items())
+    )
+
+
 def collect_targets():
     splits = sorted({o.split for o in OBSERVATIONS})
     stacks = sorted({(o.split, o.instrument) for o in OBSERVATIONS})
     return (
         observation_products("calibrated.npy")
+        + [paths.product(RESULTS, "rejected").format(**o.wildcards) for o in REJECTED]
         + [paths.observations_table(RESULTS).format(split=s) for s in splits]
         + [paths.stacked(RESULTS).format(split=s, instrument=i) for s, i in stacks]
     )
@@ -195,7 +223,7 @@ def _dataset_pattern(function, *args):
 def split_observations(wildcards):
     """(planet_id, visit) of a split, in row order of the stacked arrays."""
     return sorted(
-        {(o.planet_id, o.visit) for o in OBSERVATIONS if o.split == wildcards.split}
+        {(o.planet_id, o.visit) for o in REQUESTED if o.split == wildcards.split}
     )
 
 
@@ -207,6 +235,18 @@ def split_slots(wildcards):
         path = paths.product(RESULTS, "calibrated.npy").format(**obs.wildcards)
         slots.append([planet, visit, path if obs in OBSERVATION_SET else ""])
     return slots
+
+
+FAILURE_SUMMARY = f"{RESULTS}/failed_observations.csv"
+
+
+def write_failure_summary():
+    """results/failed_observations.csv: every failed observation of the run with its reason."""
+    from arielcal import workflow as steps
+
+    requested = {tuple(o.wildcards.values()) for o in REQUESTED}
+    if steps.summarize_failures("logs", FAILURE_SUMMARY, requested):
+        logger.error(f"Failed observations and their reasons: {FAILURE_SUMMARY}")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,4 +16,5 @@ with workflow.step(snakemake, "dark") as step:
         snakemake.input.axis_info,
     )
     step.extra["integration_time_s"] = {"even": float(dt[0]), "odd": float(dt[1])}
-    step.write_cube(calib.subtract_dark(cube, step.calibration("dark"), dt), step.input_dq())
+    dark = step.calibration("dark")
+    step.write_cube(calib.subtract_dark(cube, dark, dt), step.input_dq() | calib.dark_dq(dark))

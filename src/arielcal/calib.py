@@ -42,6 +42,7 @@ __all__ = [
     "bin_times",
     "cds",
     "clean_linearity_coefficients",
+    "dark_dq",
     "exclude_flagged",
     "flat_field",
     "integration_times",
@@ -250,6 +251,12 @@ def pixel_dq(
 
 
 # --------------------------------------------------------------------------- linearity
+
+
+def dark_dq(dark: np.ndarray) -> np.ndarray:
+    """Pixels whose dark is not finite: not dark-corrected (see :func:`subtract_dark`), so excluded."""
+    unusable = ~np.isfinite(np.asarray(dark, dtype=F64))
+    return np.where(unusable, DQ_DTYPE(DQ.UNRELIABLE_DARK | DQ.DO_NOT_USE), DQ_DTYPE(0))
 
 
 def clean_linearity_coefficients(coeffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

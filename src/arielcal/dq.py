@@ -23,6 +23,7 @@ class DQ(enum.IntFlag):
     HOT = 1 << 11
     NO_FLAT_FIELD = 1 << 18
     NO_LIN_CORR = 1 << 20
+    UNRELIABLE_DARK = 1 << 23
 
 
 def empty(shape: tuple[int, ...]) -> np.ndarray:

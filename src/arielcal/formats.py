@@ -20,8 +20,7 @@ import polars as pl
 
 from .errors import InputError
 from .instruments import AXIS_INFO_ROWS, Instrument
-
-CALIBRATION_MAPS = ("dark", "dead", "flat", "read", "linear_corr")
+from .layout import CALIBRATION_MAPS
 LINEAR_CORR_DEGREE = 5
 
 AXIS_TIME = "{instrument}-axis0-h"
@@ -297,14 +296,18 @@ def adc_constants(
 
 
 def write_csv(path: str | os.PathLike, columns: Mapping[str, Sequence]) -> None:
-    """A csv with floats at full repr precision, as the competition files."""
+    """A csv with floats at full repr precision, as the competition files; text is quoted as needed."""
+    import csv
+    import io
+
     names = list(columns)
-    n = len(next(iter(columns.values())))
-    lines = [",".join(names)]
-    for i in range(n):
-        lines.append(",".join(_csv_cell(columns[name][i]) for name in names))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    for row in zip(*(columns[name] for name in names)):
+        writer.writerow([_csv_cell(value) for value in row])
     with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+        tmp.write_text(buffer.getvalue())
 
 
 def _csv_cell(value) -> str:

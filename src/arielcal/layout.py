@@ -21,6 +21,9 @@ SPLITS = ("train", "test")
 
 PLANET_DIR = re.compile(r"^\d+$")
 SIGNAL_FILE = re.compile(r"^(AIRS-CH0|FGS1)_signal(?:_(\d+))?\.parquet$")
+CALIBRATION_DIR = re.compile(r"^(AIRS-CH0|FGS1)_calibration(?:_(\d+))?$")
+# The calibration maps of every observation (formats.py reads them).
+CALIBRATION_MAPS = ("dark", "dead", "flat", "read", "linear_corr")
 AXIS_INFO = "axis_info.parquet"
 
 
@@ -97,10 +100,12 @@ def discover(
     planets: list[int] | None = None,
     instruments: list[str] | None = None,
 ) -> tuple[int, list[Observation]]:
-    """The edition and the sorted observations found on disk.
+    """The edition and the sorted observations of the dataset.
 
-    Observations come from the signal files, so an instrument whose signal is missing is simply
-    absent and never blocks the other one.
+    A visit exists when any signal file or calibration folder of either instrument names it,
+    and every requested instrument gets an observation for it: a missing file then surfaces
+    as an observation with :func:`missing_inputs`, instead of silently vanishing. An empty
+    planet folder counts as visit 0.
     """
     edition = detect_edition(data_dir)
     instruments = list(INSTRUMENTS) if instruments is None else instruments
@@ -110,25 +115,34 @@ def discover(
         split_dir = Path(data_dir) / split
         if not split_dir.is_dir():
             raise InputError(split_dir, f"a '{split}' directory of planet folders", "no such directory")
-        for entry in os.scandir(split_dir):
-            if not (entry.is_dir() and PLANET_DIR.match(entry.name)):
-                continue
+        planet_dirs = [e for e in os.scandir(split_dir) if e.is_dir() and PLANET_DIR.match(e.name)]
+        if not planet_dirs:
+            raise InputError(split_dir, "planet folders named by their integer id", "none")
+        for entry in planet_dirs:
             planet_id = int(entry.name)
-            if wanted is not None and planet_id not in wanted:
-                continue
-            found.extend(_planet_observations(Path(entry.path), edition, split, planet_id, instruments))
+            if wanted is None or planet_id in wanted:
+                for visit in _visits(Path(entry.path), edition) or [0]:
+                    found.extend(Observation(split, planet_id, visit, i) for i in instruments)
     if not found:
-        raise InputError(data_dir, f"planet folders with signal files under {splits}", "none")
+        raise InputError(data_dir, f"planets {sorted(wanted)} under {splits}", "none of them")
     return edition, sorted(found)
 
 
-def _planet_observations(path: Path, edition: int, split: str, planet_id: int, instruments: list[str]):
+def _visits(path: Path, edition: int) -> list[int]:
+    visits = set()
     for name in os.listdir(path):
-        match = SIGNAL_FILE.match(name)
-        if not match or match.group(1) not in instruments:
+        match = SIGNAL_FILE.match(name) or CALIBRATION_DIR.match(name)
+        if not match:
             continue
-        suffixed = match.group(2) is not None
-        if suffixed != (edition == 2025):
-            expected = "_signal_{k}.parquet (2025)" if edition == 2025 else "_signal.parquet (2024)"
-            raise InputError(path / name, f"a signal file named like {expected}", "the other edition's naming")
-        yield Observation(split, planet_id, int(match.group(2) or 0), match.group(1))
+        if (match.group(2) is not None) != (edition == 2025):
+            expected = "a _{k} visit suffix (2025)" if edition == 2025 else "no visit suffix (2024)"
+            raise InputError(path / name, f"a file named with {expected}", "the other edition's naming")
+        visits.add(int(match.group(2) or 0))
+    return sorted(visits)
+
+
+def missing_inputs(data_dir, edition: int, obs: Observation) -> list[Path]:
+    """The raw files of an observation that do not exist."""
+    args = (data_dir, edition, obs.split, obs.planet_id, obs.visit, obs.instrument)
+    wanted = [signal_file(*args)] + [calibration_file(*args, kind) for kind in CALIBRATION_MAPS]
+    return [path for path in wanted if not path.is_file()]

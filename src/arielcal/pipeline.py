@@ -58,6 +58,8 @@ def calibrate(
             hot_action=settings.hot_action,
             dead_action=settings.dead_action,
         )
+    if "dark" in enabled:
+        dq |= calib.dark_dq(maps["dark"])
     coeffs = None
     if "linearity" in enabled:
         coeffs, lin_dq = calib.clean_linearity_coefficients(maps["linear_corr"])

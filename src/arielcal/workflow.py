@@ -100,8 +100,11 @@ class Step:
 
     def calibration(self, kind: str) -> np.ndarray:
         """A calibration map from the rule input named ``kind``, cut to the stage's columns."""
-        values = formats.read_calibration(self.smk.input[kind], self.instrument, kind)
-        return crop_columns(values, self.instrument, self.columns)
+        path = self.smk.input[kind]
+        values = crop_columns(formats.read_calibration(path, self.instrument, kind), self.instrument, self.columns)
+        if kind == "dead" and values.all():
+            raise InputError(path, "at least one live pixel in the dead map", "every pixel flagged dead")
+        return values
 
     def input_dq(self) -> np.ndarray:
         return np.array(formats.load_npy(self.smk.input.dq, mmap=False), dtype=dqflags.DQ_DTYPE)
@@ -131,9 +134,46 @@ class Step:
         formats.save_json(self.smk.output.meta, payload)
 
 
+class Rejected(Exception):
+    """An observation rejected before the run; the message is the reason, verbatim."""
+
+
+FAILURE_SUFFIX = ".failed"
+FAILURE_COLUMNS = ("split", "planet", "visit", "instrument", "stage", "reason")
+
+
+def _record_failure(path: Path, stage: str, wildcards, reason: str) -> None:
+    record = {**{k: str(v) for k, v in wildcards.items()}, "stage": stage, "reason": reason}
+    formats.save_json(path, record)
+
+
+def summarize_failures(log_root: str | os.PathLike, summary: str | os.PathLike, requested: set[tuple]) -> int:
+    """Write the failed observations of the run (records left beside the job logs) to ``summary``.
+
+    ``requested`` holds (split, planet, visit, instrument) string tuples: records of observations
+    no longer requested are ignored. Without failures the summary is removed. Returns the count.
+    """
+    rows = []
+    for path in sorted(Path(log_root).glob(f"**/*{FAILURE_SUFFIX}")):
+        record = formats.load_json(path)
+        if tuple(record.get(k, "") for k in FAILURE_COLUMNS[:4]) in requested:
+            rows.append(record)
+    if not rows:
+        Path(summary).unlink(missing_ok=True)
+        return 0
+    formats.write_csv(summary, {name: [row.get(name, "") for row in rows] for name in FAILURE_COLUMNS})
+    return len(rows)
+
+
 @contextlib.contextmanager
 def step(smk, stage: str) -> Iterator[Step]:
-    """Run a stage: log to the rule's log file, report bad input as one clear line, write metadata."""
+    """Run a stage: log to the rule's log file, report bad input as one clear line, write metadata.
+
+    A failure leaves ``<log>.failed`` (stage, observation, reason) for the run's failure summary;
+    a later success removes it.
+    """
+    failure = Path(str(smk.log[0]) + FAILURE_SUFFIX)
+    Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(smk.log[0], mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler, logging.StreamHandler(sys.stderr)], force=True)
@@ -143,9 +183,14 @@ def step(smk, stage: str) -> Iterator[Step]:
         yield current
         if "meta" in current.smk.output.keys():
             current.write_meta()
-    except InputError as exc:
+    except (InputError, Rejected) as exc:
         log.error("%s failed: %s", stage, exc)
+        _record_failure(failure, stage, smk.wildcards, str(exc))
         raise SystemExit(f"arielcal {stage}: {exc}") from None
+    except Exception as exc:
+        _record_failure(failure, stage, smk.wildcards, f"{type(exc).__name__}: {exc}")
+        raise
+    failure.unlink(missing_ok=True)
     log.info("%s done in %.2f s", stage, time.perf_counter() - current._started)
 
 

@@ -94,13 +94,20 @@ def test_discovery_2024_and_2025(tmp_path):
     (old / "train_adc_info.csv").touch()
     edition, found = layout.discover(old, ["train"])
     assert edition == 2024
-    assert [(o.planet_id, o.visit, o.instrument) for o in found] == [(3, 0, "FGS1"), (20, 0, "AIRS-CH0"), (20, 0, "FGS1")]
+    # Planet 3 lacks its AIRS signal: the observation exists and reports the missing file.
+    assert [(o.planet_id, o.visit, o.instrument) for o in found] == [
+        (3, 0, "AIRS-CH0"), (3, 0, "FGS1"), (20, 0, "AIRS-CH0"), (20, 0, "FGS1")
+    ]
+    missing = layout.missing_inputs(old, 2024, found[0])
+    assert missing[0] == old / "train" / "3" / "AIRS-CH0_signal.parquet" and len(missing) == 6
 
     new = tmp_path / "2025"
     _touch_planet(new, "test", 1103775, ["AIRS-CH0_signal_0.parquet", "AIRS-CH0_signal_1.parquet", "FGS1_signal_0.parquet"])
     (new / "adc_info.csv").touch()
     edition, found = layout.discover(new, ["test"], instruments=["AIRS-CH0"])
     assert edition == 2025 and [o.visit for o in found] == [0, 1]
+    first_missing = layout.missing_inputs(new, 2025, found[1])[0]
+    assert first_missing.relative_to(new).as_posix() == "test/1103775/AIRS-CH0_calibration_1/dark.parquet"
     assert layout.signal_file(new, 2025, "test", 1103775, 1, "FGS1").name == "FGS1_signal_1.parquet"
 
 
@@ -113,6 +120,10 @@ def test_discovery_errors_name_the_problem(tmp_path):
     _touch_planet(tmp_path, "train", 1, ["AIRS-CH0_signal_0.parquet"])
     with pytest.raises(InputError, match="other edition"):
         layout.discover(tmp_path, ["train"])
+    (tmp_path / "train" / "1" / "AIRS-CH0_signal_0.parquet").unlink()
+    (tmp_path / "test").mkdir()
+    with pytest.raises(InputError, match="test: expected planet folders"):
+        layout.discover(tmp_path, ["train", "test"])
 
 
 def test_default_config_is_valid_and_errors_name_keys():

@@ -16,6 +16,7 @@ def _observation(rng, rows=5, cols=7, frames=24):
     raw[0, 0, 3] = 65535
     dark = rng.uniform(0.005, 0.01, (rows, cols))
     dark[2, 3] = 40.0
+    dark[0, 5] = np.nan
     dead = np.zeros((rows, cols), bool)
     dead[1, 1] = True
     flat = rng.uniform(0.9, 1.1, (rows, cols))
@@ -39,6 +40,7 @@ def staged(raw, gain, offset, dt, maps, settings):
         dq |= lin_dq
         cube = calib.exclude_flagged(calib.apply_linearity(cube, coeffs), dq)
     if "dark" in on:
+        dq |= calib.dark_dq(maps["dark"])
         cube = calib.exclude_flagged(calib.subtract_dark(cube, maps["dark"], dt), dq)
     cube = calib.exclude_flagged(calib.cds(cube), dq)
     n_valid = None
@@ -74,4 +76,5 @@ def test_fused_flags_and_shapes():
     assert dq[1, 1] & DQ.DEAD and dq[2, 3] & DQ.HOT and dq[3, 3] & DQ.NO_LIN_CORR
     assert dq[0, 0] & DQ.SATURATED and n_valid[0, 0].tolist() == [3, 4, 4]
     assert dq[4, 6] & DQ.NO_FLAT_FIELD and np.isnan(cube[4, 6]).all()
+    assert dq[0, 5] & DQ.UNRELIABLE_DARK and np.isnan(cube[0, 5]).all()
     assert np.isfinite(cube[0, 0]).all()  # one saturated frame costs one CDS frame, not the pixel

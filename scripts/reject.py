@@ -1,0 +1,10 @@
+"""Fail, with its reason, for an observation rejected before the run (missing file, no ADC row).
+
+The failure makes the run exit non-zero and lists the observation in the failure summary,
+while every other observation still runs under --keep-going.
+"""
+
+from arielcal import workflow
+
+with workflow.step(snakemake, "reject"):
+    raise workflow.Rejected(snakemake.params.reason)
