@@ -2,7 +2,8 @@
 # Rules by phase: rules/common.smk (config, observations, stage chain),
 # rules/simulate.smk (demo dataset), rules/calibrate.smk (staged mode: one rule per stage)
 # or rules/fused.smk (fused mode: one job per observation),
-# rules/collect.smk (products and per-split stacks).
+# rules/collect.smk (per-split stacks, rejected observations), rules/science.smk
+# (variance, light curves, transit depths, QC figures, injection-recovery).
 
 
 configfile: "config.yaml"
@@ -22,6 +23,7 @@ else:
 
 
 include: "rules/collect.smk"
+include: "rules/science.smk"
 
 
 drop_benchmarks_of_cached_rules()
@@ -30,7 +32,7 @@ drop_benchmarks_of_cached_rules()
 rule all:
     default_target: True
     input:
-        collect_targets(),
+        collect_targets() + science_targets(),
 
 
 onsuccess:
