@@ -104,6 +104,18 @@ def test_signal_parquet_physical_format(dataset):
         assert pl.read_parquet(path).dtypes[0] == pl.UInt16
 
 
+def test_pixels_are_flattened_row_major(dataset_2024):
+    """column_{W*r + c} is pixel (r, c): the AIRS trace lies on rows 15-16 and peaks near column
+    312, the FGS1 PSF peaks at (15, 15)."""
+    cfg, root = dataset_2024
+    split, planet_id, _ = sim.planets(cfg)[0]
+    for instrument, rows, cols in ((AIRS, (15, 16), range(300, 320)), (FGS1, (15,), (15,))):
+        frames = pl.read_parquet(layout.signal_file(root, 2024, split, planet_id, 0, instrument.name)).to_numpy()
+        long_reads = frames[1::2].mean(axis=0).reshape(instrument.rows, instrument.cols)
+        row, col = np.unravel_index(long_reads.argmax(), long_reads.shape)
+        assert row in rows and col in cols
+
+
 def test_calibration_parquet_physical_format(dataset):
     cfg, root = dataset
     directories = [p for p in root.rglob("*_calibration*") if p.is_dir()]
