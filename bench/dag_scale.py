@@ -1,0 +1,190 @@
+"""DAG scale: `snakemake -n` on a 2025-layout dataset of competition size (1100 planets).
+
+    .venv/bin/python bench/dag_scale.py [--planets 1100] [--two-visit 100] [--modes staged fused]
+                                        [--workdir DIR] [--profile] [--top 25]
+
+Builds, in a temporary directory (or --workdir), a train split of N planets in the 2025 layout
+with placeholder (empty) signal and calibration files, of which --two-visit have a second visit,
+plus a real ``adc_info.csv`` and ``axis_info.parquet`` from the simulator (the workflow reads
+those at DAG time). Then runs the dry run ``snakemake -n --cores 2`` with ``data_dir`` there, once
+per mode, and once on a one-planet tree (the fixed start-up cost: imports, plugins, parsing).
+
+Measures each run under ``/usr/bin/time -v`` when available (wall time, peak RSS of the Snakemake
+process), else with ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` (each run is then made in
+a fresh child so the maximum is its own). Targets: <= 60 s and <= 2 GB for the full tree. Prints
+a table. With --profile, or when a target is missed, profiles the slowest full-tree dry run
+under cProfile and prints the hot spots by cumulative and own time, then the workflow's own
+functions (input functions run once per job: a helper that scans every observation is
+quadratic). The CPU column (user + system) is less sensitive than wall time to other load on a
+shared machine; the start-up row is the fixed cost (on a machine with SLURM clients but no
+reachable controller, snakemake-executor-plugin-slurm waits ~9 s for ``squeue`` at import, in
+every Snakemake invocation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+INSTRUMENTS = ("AIRS-CH0", "FGS1")
+CALIBRATION = ("dark", "dead", "flat", "linear_corr", "read")
+TARGET_S = 60.0
+TARGET_MB = 2048.0
+TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+
+
+def build_tree(root: Path, planets: int, two_visit: int) -> int:
+    """2025 layout with empty placeholder parquets; returns the number of observations."""
+    marker = root / ".complete"
+    if marker.is_file() and marker.read_text() == f"{planets} {two_visit}":
+        return sum(1 for _ in root.glob("train/*/*_signal_*.parquet"))
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    # The two tables read while the DAG is built: real ones, from a one-planet simulation.
+    with tempfile.TemporaryDirectory() as sim:
+        subprocess.run(
+            [sys.executable, "-m", "arielcal.simulate", "--out", sim, "--edition", "2025",
+             "--train-planets", "1", "--test-planets", "0", "--airs-frames", "120"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        for name in ("adc_info.csv", "axis_info.parquet"):
+            shutil.copy(Path(sim) / name, root / name)
+    observations = 0
+    for index in range(planets):
+        planet = root / "train" / str(100_000 + 7919 * index)  # distinct, not consecutive
+        for visit in range(2 if index < two_visit else 1):
+            for instrument in INSTRUMENTS:
+                calibration = planet / f"{instrument}_calibration_{visit}"
+                calibration.mkdir(parents=True)
+                (planet / f"{instrument}_signal_{visit}.parquet").touch()
+                for kind in CALIBRATION:
+                    (calibration / f"{kind}.parquet").touch()
+                observations += 1
+    marker.write_text(f"{planets} {two_visit}")
+    return observations
+
+
+def snakemake_command(workdir: Path, config: Path, extra: list[str]) -> list[str]:
+    return [
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(config), "--cores", "2", "-n", *extra,
+    ]  # fmt: skip
+
+
+def measure(command: list[str]) -> dict:
+    """Wall time, peak RSS (MB) and the job count of one dry run."""
+    if TIME:
+        command = [TIME, "-v", *command]
+    start = time.perf_counter()
+    if TIME:
+        done = subprocess.run(command, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+        rss_mb = int(match.group(1)) / 1024 if match else float("nan")
+        cpu_s = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr))
+    else:
+        # A fresh interpreter per run: RUSAGE_CHILDREN's maximum is then this run's.
+        probe = (
+            "import resource, subprocess, sys, json, time;"
+            "t = time.perf_counter(); d = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+            "print(json.dumps({'wall': time.perf_counter() - t, 'rc': d.returncode, 'out': d.stdout,"
+            " 'err': d.stderr, 'rss': u.ru_maxrss, 'cpu': u.ru_utime + u.ru_stime}))"
+        )
+        raw = json.loads(subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True).stdout)
+        done = subprocess.CompletedProcess(command, raw["rc"], raw["out"], raw["err"])
+        wall, rss_mb, cpu_s = raw["wall"], raw["rss"] / 1024, raw["cpu"]
+    if done.returncode != 0:
+        raise SystemExit(f"snakemake failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    said = done.stdout + done.stderr
+    total = re.search(r"^total\s+(\d+)", said, re.MULTILINE)
+    return {"wall_s": wall, "cpu_s": cpu_s, "rss_mb": rss_mb, "jobs": int(total.group(1)) if total else 0}
+
+
+def profile(workdir: Path, config: Path, top: int) -> None:
+    """cProfile of one dry run (quiet: no job listing): where the time goes."""
+    out = workdir / "dag.prof"
+    command = snakemake_command(workdir, config, ["--quiet", "all"])
+    profiled = [sys.executable, "-m", "cProfile", "-o", str(out), *command[1:]]
+    subprocess.run(profiled, check=True, capture_output=True)
+    stats = pstats.Stats(str(out))
+    for key, title in (("cumulative", "cumulative time"), ("tottime", "own time")):
+        print(f"\n## Hot spots by {title} (top {top})\n")
+        stats.sort_stats(key).print_stats(top)
+    # The workflow's own code (Snakefile, rules/*.smk helpers, the arielcal package): input
+    # functions run once per job, so anything scanning all observations there is quadratic.
+    print(f"\n## The workflow's own code by cumulative time (top {top})\n")
+    stats.sort_stats("cumulative").print_stats(r"Snakefile|\.smk|arielcal", top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--planets", type=int, default=1100)
+    parser.add_argument("--two-visit", type=int, default=100, help="planets with a second visit")
+    parser.add_argument("--modes", nargs="+", default=["staged", "fused"], choices=["staged", "fused"])
+    parser.add_argument("--workdir", type=Path, help="keep the tree here (default: a temporary dir)")
+    parser.add_argument("--profile", action="store_true", help="always profile the staged dry run")
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+
+    keep = args.workdir is not None
+    base = args.workdir or Path(tempfile.mkdtemp(prefix="arielcal-dag-"))
+    base.mkdir(parents=True, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        observations = build_tree(base / "data", args.planets, args.two_visit)
+        build_s = time.perf_counter() - start
+        build_tree(base / "one", 1, 0)
+        print(
+            f"tree: {args.planets} planets ({args.two_visit} with 2 visits), {observations} observations, "
+            f"2025 layout, built in {build_s:.1f} s; rss via {'/usr/bin/time -v' if TIME else 'getrusage'}; "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+        rows = []
+        for label, data, modes in (("1 planet (start-up)", base / "one", ["staged"]), (f"{args.planets} planets", base / "data", args.modes)):
+            for mode in modes:
+                workdir = base / f"run-{data.name}-{mode}"
+                workdir.mkdir(exist_ok=True)
+                shutil.rmtree(workdir / ".snakemake", ignore_errors=True)
+                config = workdir / "bench-config.yaml"
+                settings = yaml.safe_load((REPO / "config.yaml").read_text())
+                settings.update(data_dir=str(data), splits=["train"], mode=mode)
+                config.write_text(yaml.safe_dump(settings))
+                result = measure(snakemake_command(workdir, config, []))
+                rows.append({"tree": label, "mode": mode, **result, "full": data.name == "data"})
+        print()
+        print(f"| tree | mode | jobs | wall (s) | CPU (s) | peak RSS (MB) | target ({TARGET_S:.0f} s, {TARGET_MB / 1024:.0f} GB) |")
+        print("|---|---|---:|---:|---:|---:|---|")
+        missed = False
+        for row in rows:
+            verdict = "-"
+            if row["full"]:
+                ok = row["wall_s"] <= TARGET_S and row["rss_mb"] <= TARGET_MB
+                missed |= not ok
+                verdict = "PASS" if ok else "FAIL"
+            print(f"| {row['tree']} | {row['mode']} | {row['jobs']} | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {row['rss_mb']:.0f} | {verdict} |")
+        if args.profile or missed:
+            slowest = max((row for row in rows if row["full"]), key=lambda row: row["wall_s"])
+            print(f"\n{'Target missed: p' if missed else 'P'}rofiling the {slowest['mode']} dry run.")
+            workdir = base / f"run-data-{slowest['mode']}"
+            profile(workdir, workdir / "bench-config.yaml", args.top)
+        return 1 if missed else 0
+    finally:
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
