@@ -7,6 +7,7 @@ from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 from snakemake.logging import logger
 
+arielcal_config.normalize(config)
 arielcal_config.validate(
     config,
     source=", ".join(map(str, workflow.configfiles)) or "config",
@@ -190,10 +191,13 @@ def observation_products(name):
     return [paths.product(RESULTS, name).format(**o.wildcards) for o in OBSERVATIONS]
 
 
+_REJECTED_BY_WILDCARDS = {tuple(o.wildcards.values()): r for o, r in REJECTED.items()}
+
+
 def rejection_reason(wildcards):
-    return next(
-        r for o, r in REJECTED.items() if o.wildcards == dict(wildcards.items())
-    )
+    return _REJECTED_BY_WILDCARDS[
+        (wildcards.split, wildcards.planet, wildcards.visit, wildcards.instrument)
+    ]
 
 
 def collect_targets():
@@ -297,13 +301,16 @@ def science_setting(key):
     return _value
 
 
+_OBSERVATIONS_OF_VISIT = {}
+for _o in OBSERVATIONS:
+    _key = (_o.split, str(_o.planet_id), str(_o.visit))
+    _OBSERVATIONS_OF_VISIT.setdefault(_key, []).append(_o)
+
+
 def _visit_observations(wildcards):
-    return [
-        o
-        for o in OBSERVATIONS
-        if (o.split, str(o.planet_id), str(o.visit))
-        == (wildcards.split, wildcards.planet, wildcards.visit)
-    ]
+    """The observations of one planet visit (indexed once: called for every visit job)."""
+    key = (wildcards.split, wildcards.planet, wildcards.visit)
+    return _OBSERVATIONS_OF_VISIT.get(key, [])
 
 
 def visit_instruments(wildcards):

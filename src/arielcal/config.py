@@ -32,6 +32,13 @@ def problems(config: Mapping, schema: Mapping | None = None) -> list[str]:
     return sorted(found)
 
 
+def normalize(config: dict) -> None:
+    """Undo what the command line does to values: ``--config planets=[785834]`` gives strings."""
+    planets = config.get("planets")
+    if isinstance(planets, list):
+        config["planets"] = [int(p) if isinstance(p, str) and p.strip().isdigit() else p for p in planets]
+
+
 def validate(config: Mapping, source: str = "config", schema: Mapping | None = None) -> None:
     """Raise :class:`InputError` listing every problem at once."""
     found = problems(config, schema)

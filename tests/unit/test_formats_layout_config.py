@@ -138,3 +138,10 @@ def test_default_config_is_valid_and_errors_name_keys():
     assert any("start 300 must be below stop 39" in p for p in found)
     with pytest.raises(InputError, match="binning.FGS1"):
         config.validate(cfg)
+
+
+def test_command_line_planet_ids_become_integers():
+    cfg = default_config()
+    cfg["planets"] = ["785834", 12]  # what `--config planets=[785834,12]` may give
+    config.normalize(cfg)
+    assert cfg["planets"] == [785834, 12] and config.problems(cfg) == []
