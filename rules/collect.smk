@@ -35,6 +35,8 @@ rule observations_table:
         paths.observations_table(RESULTS),
     log:
         "logs/observations/{split}.log",
+    benchmark:
+        "benchmarks/observations/{split}.tsv"
     conda:
         "../envs/arielcal.yaml"
     params:
@@ -50,6 +52,8 @@ rule reject_observation:
         paths.product(RESULTS, "rejected"),
     log:
         paths.log("reject"),
+    benchmark:
+        paths.benchmark("reject")
     conda:
         "../envs/arielcal.yaml"
     params:

@@ -38,6 +38,8 @@ if SIMULATION is not None:
             [os.path.join(DATA_DIR, name) for name in simulate.table_files(SIMULATION)],
         log:
             "logs/simulate/tables.log",
+        benchmark:
+            "benchmarks/simulate/tables.tsv"
         conda:
             "../envs/arielcal.yaml"
         threads: 1
