@@ -4,16 +4,9 @@ from arielcal import threads
 
 threads.limit(snakemake.threads)
 
-from arielcal import calib, formats, workflow
+from arielcal import calib, workflow
 
 with workflow.step(snakemake, "adc") as step:
-    raw = formats.read_signal(snakemake.input.signal, step.instrument, step.columns)
-    gain, offset = formats.adc_constants(
-        formats.read_adc_table(snakemake.input.adc_info),
-        int(snakemake.wildcards.planet),
-        step.instrument,
-        snakemake.input.adc_info,
-    )
+    raw, gain, offset = step.read_raw()
     cube, dq = calib.adc_invert(raw, gain, offset)
-    step.extra.update(gain=gain, offset=offset, raw_frames=raw.shape[-1])
     step.write_cube(cube, dq)

@@ -8,13 +8,7 @@ from arielcal import formats, pipeline, workflow
 
 with workflow.step(snakemake, "fused") as step:
     params = step.params
-    raw = formats.read_signal(snakemake.input.signal, step.instrument, step.columns)
-    gain, offset = formats.adc_constants(
-        formats.read_adc_table(snakemake.input.adc_info),
-        int(snakemake.wildcards.planet),
-        step.instrument,
-        snakemake.input.adc_info,
-    )
+    raw, gain, offset = step.read_raw()
     axis = formats.read_axis_info(snakemake.input.axis_info)
     dt = workflow.integration_times(
         step.instrument, axis, raw.shape[-1], params["second_read_extra_s"], snakemake.input.axis_info
@@ -31,7 +25,6 @@ with workflow.step(snakemake, "fused") as step:
     if settings.stages >= {"bin"}:
         workflow.require_cds_frames(snakemake.input.signal, step.instrument, raw.shape[-1] // 2, settings.frames_per_bin)
     cube, dq, n_valid = pipeline.calibrate(raw, gain, offset, dt, maps, settings, threads=snakemake.threads)
-    step.extra.update(gain=gain, offset=offset, raw_frames=raw.shape[-1])
     workflow.write_product(
         step,
         cube=cube,

@@ -106,6 +106,15 @@ class Step:
             raise InputError(path, "at least one live pixel in the dead map", "every pixel flagged dead")
         return values
 
+    def read_raw(self) -> tuple[np.ndarray, float, float]:
+        """The raw signal cut to the stage's columns, and the planet's ADC (gain, offset)."""
+        smk = self.smk
+        raw = formats.read_signal(smk.input.signal, self.instrument, self.columns)
+        table = formats.read_adc_table(smk.input.adc_info)
+        gain, offset = formats.adc_constants(table, int(smk.wildcards.planet), self.instrument, smk.input.adc_info)
+        self.extra.update(gain=gain, offset=offset, raw_frames=raw.shape[-1])
+        return raw, gain, offset
+
     def input_dq(self) -> np.ndarray:
         return np.array(formats.load_npy(self.smk.input.dq, mmap=False), dtype=dqflags.DQ_DTYPE)
 
