@@ -361,8 +361,8 @@ def subtract_dark(
     """cube - dark * dt per pixel and frame, in float64.
 
     ``dark`` is the dark current per second (rows, cols); ``dt`` the integration time of each
-    frame (frames,). Non-finite dark values are treated as 0 (no correction); the caller flags
-    them (they are HOT in :func:`pixel_dq`).
+    frame (frames,). Non-finite dark values are treated as 0 (no correction); :func:`dark_dq`
+    flags them UNRELIABLE_DARK and DO_NOT_USE.
     """
     _check_cube(cube)
     rows, cols, n_frames = cube.shape
