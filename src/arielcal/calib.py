@@ -36,7 +36,9 @@ from .dq import DQ, DQ_DTYPE
 
 __all__ = [
     "BLOCK_BYTES",
+    "adc_flags",
     "adc_invert",
+    "adc_lookup_table",
     "apply_linearity",
     "bin_frames",
     "bin_times",
@@ -44,12 +46,14 @@ __all__ = [
     "clean_linearity_coefficients",
     "dark_dq",
     "exclude_flagged",
+    "flat_divisor",
     "flat_field",
     "integration_times",
     "integration_times_from_axis",
     "pixel_dq",
     "sigma_clip_mask",
     "subtract_dark",
+    "usable_dark",
 ]
 
 #: Bytes of one float64 temporary per block (a block holds whole pixel time series, so a
@@ -127,6 +131,29 @@ def _scalar(value, name: str) -> float:
 # --------------------------------------------------------------------------- ADC
 
 
+def adc_lookup_table(gain: float, offset: float, dtype=STORE_DTYPE) -> np.ndarray:
+    """The ADC inversion of every uint16 value, ``raw / gain + offset`` in float64 rounded once
+    to ``dtype``; 0 (AD_FLOOR) and 65535 (SATURATED) map to NaN."""
+    gain = _scalar(gain, "gain")
+    offset = _scalar(offset, "offset")
+    if not np.isfinite(gain) or gain == 0 or not np.isfinite(offset):
+        raise ValueError(f"ADC constants must be finite with a non-zero gain, got gain={gain}, offset={offset}")
+    lut64 = np.arange(65536, dtype=F64)
+    lut64 /= gain
+    lut64 += offset
+    lut = lut64.astype(dtype)
+    lut[ADC_FLOOR] = np.nan
+    lut[ADC_SATURATED] = np.nan
+    return lut
+
+
+def adc_flags(floor: np.ndarray, saturated: np.ndarray) -> np.ndarray:
+    """DQ of pixels with any raw sample at 0 (AD_FLOOR) or 65535 (SATURATED)."""
+    dq = np.where(floor, DQ_DTYPE(DQ.AD_FLOOR), DQ_DTYPE(0))
+    dq |= np.where(saturated, DQ_DTYPE(DQ.SATURATED), DQ_DTYPE(0))
+    return dq
+
+
 def adc_invert(
     raw_u16: np.ndarray,
     gain: float,
@@ -151,18 +178,9 @@ def adc_invert(
     _check_cube(raw_u16, "raw")
     if raw_u16.dtype != np.uint16:
         raise ValueError(f"raw: expected uint16 samples, got {raw_u16.dtype}")
-    gain = _scalar(gain, "gain")
-    offset = _scalar(offset, "offset")
-    if not np.isfinite(gain) or gain == 0 or not np.isfinite(offset):
-        raise ValueError(f"ADC constants must be finite with a non-zero gain, got gain={gain}, offset={offset}")
     rows, cols, n_frames = raw_u16.shape
     out = _output(out, raw_u16.shape)
-    lut64 = np.arange(65536, dtype=F64)
-    lut64 /= gain
-    lut64 += offset
-    lut = lut64.astype(out.dtype)
-    lut[ADC_FLOOR] = np.nan
-    lut[ADC_SATURATED] = np.nan
+    lut = adc_lookup_table(gain, offset, out.dtype)
     dq = np.zeros((rows, cols), dtype=DQ_DTYPE)
     if n_frames == 0:
         return out, dq
@@ -170,10 +188,7 @@ def adc_invert(
     for idx in _tiles(rows, cols, _block_pixels(n_frames, block_pixels)):
         block = np.asarray(raw_u16[idx])
         np.take(lut, block, out=out[idx], mode="clip")  # 2x faster than lut[block]
-        floor = block.min(axis=-1) == ADC_FLOOR
-        saturated = block.max(axis=-1) == ADC_SATURATED
-        dq[idx] |= np.where(floor, DQ_DTYPE(DQ.AD_FLOOR), DQ_DTYPE(0))
-        dq[idx] |= np.where(saturated, DQ_DTYPE(DQ.SATURATED), DQ_DTYPE(0))
+        dq[idx] |= adc_flags(block.min(axis=-1) == ADC_FLOOR, block.max(axis=-1) == ADC_SATURATED)
     return out, dq
 
 
@@ -351,6 +366,13 @@ def integration_times_from_axis(axis_dt, second_read_extra_s: float = 0.0) -> np
     return dt
 
 
+def usable_dark(dark: np.ndarray) -> np.ndarray:
+    """The dark as float64 with non-finite values replaced by 0 (no correction; see :func:`dark_dq`)."""
+    dark = np.array(dark, dtype=F64, copy=True)
+    dark[~np.isfinite(dark)] = 0.0
+    return dark
+
+
 def subtract_dark(
     cube: np.ndarray,
     dark: np.ndarray,
@@ -366,8 +388,7 @@ def subtract_dark(
     """
     _check_cube(cube)
     rows, cols, n_frames = cube.shape
-    dark = np.array(_check_map(dark, (rows, cols), "dark"), dtype=F64, copy=True)
-    dark[~np.isfinite(dark)] = 0.0
+    dark = usable_dark(_check_map(dark, (rows, cols), "dark"))
     dt = np.asarray(dt, dtype=F64)
     if dt.shape != (n_frames,):
         raise ValueError(f"dt: expected one integration time per frame ({n_frames},), got {dt.shape}")
@@ -449,6 +470,22 @@ def bin_frames(
 # --------------------------------------------------------------------------- flat field
 
 
+def flat_divisor(flat: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float64 divisor of each pixel and the DQ with the flat's flags (see :func:`flat_field`)."""
+    flat = np.asarray(flat, dtype=F64)
+    if flat.ndim != 2:
+        raise ValueError(f"flat: expected a (rows, cols) map, got shape {flat.shape}")
+    dq = np.asarray(_check_map(dq, flat.shape, "dq"), dtype=DQ_DTYPE)
+    with np.errstate(invalid="ignore"):
+        unusable = ~(np.isfinite(flat) & (flat > 0))
+    dead = (dq & DQ.DEAD) != 0
+    skip = unusable | dead
+    dq_out = dq.copy()
+    dq_out[skip] |= DQ_DTYPE(DQ.NO_FLAT_FIELD)
+    dq_out[unusable] |= DQ_DTYPE(DQ.DO_NOT_USE)
+    return np.where(skip, 1.0, flat), dq_out
+
+
 def flat_field(
     cube: np.ndarray,
     flat: np.ndarray,
@@ -465,16 +502,7 @@ def flat_field(
     """
     _check_cube(cube)
     rows, cols, n_frames = cube.shape
-    flat = np.asarray(_check_map(flat, (rows, cols), "flat"), dtype=F64)
-    dq = np.asarray(_check_map(dq, (rows, cols), "dq"), dtype=DQ_DTYPE)
-    with np.errstate(invalid="ignore"):
-        unusable = ~(np.isfinite(flat) & (flat > 0))
-    dead = (dq & DQ.DEAD) != 0
-    skip = unusable | dead
-    divisor = np.where(skip, 1.0, flat)
-    dq_out = dq.copy()
-    dq_out[skip] |= DQ_DTYPE(DQ.NO_FLAT_FIELD)
-    dq_out[unusable] |= DQ_DTYPE(DQ.DO_NOT_USE)
+    divisor, dq_out = flat_divisor(_check_map(flat, (rows, cols), "flat"), dq)
     out = _output(out, cube.shape)
     if n_frames == 0:
         return out, dq_out

@@ -1,8 +1,10 @@
-"""All enabled stages of one observation in one pass, block of detector rows by block (the fused mode).
+"""All enabled stages of one observation in one pass over the raw samples (the fused mode).
 
-The same :mod:`arielcal.calib` functions as the staged rules, applied to one block of rows at a
-time and stored in float32 between stages exactly as the staged ``.npy`` files are, so fused and
-staged products agree to the bit; only the binned result is ever held for the whole detector.
+Map-level steps (DQ, linearity coefficients, flat divisor) call the same :mod:`arielcal.calib`
+functions as the staged rules; the per-sample arithmetic runs in the compiled kernel
+:func:`arielcal.kernels.calibrate_pixels`, which repeats calib's operations and float32 storage
+between stages, so fused and staged products agree to one float32 rounding of a binned sum at
+most (in practice to the bit). Only the raw cube and the binned result are ever in memory.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import calib
+from . import calib, kernels
+from . import dq as dqflags
 from .dq import DQ_DTYPE
 
 SWITCHABLE = ("mask", "linearity", "dark", "bin", "flat")
@@ -36,16 +39,17 @@ def calibrate(
     maps: dict[str, np.ndarray],
     settings: Settings,
     *,
-    block_rows: int = 1,
     threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Raw uint16 (rows, cols, frames) to the calibrated (rows, cols, time) float32 cube.
 
     ``maps`` holds the calibration maps cut to the same columns (dead, dark, flat, linear_corr).
     Returns (cube, dq, n_valid); n_valid is None when binning is off. Excluded pixels are NaN.
-    Row blocks are independent, so ``threads`` > 1 runs them concurrently (numpy releases the
-    GIL in the array kernels).
+    The map-level steps (DQ, cleaned coefficients, flat divisor) are the :mod:`arielcal.calib`
+    functions of the staged rules; the per-sample work is :func:`arielcal.kernels.calibrate_pixels`,
+    on ``threads`` blocks of pixels at once (the kernel releases the GIL).
     """
+    _check_raw(raw, dt)
     rows, cols, n_frames = raw.shape
     enabled = settings.stages
     dq = np.zeros((rows, cols), dtype=DQ_DTYPE)
@@ -60,40 +64,87 @@ def calibrate(
         )
     if "dark" in enabled:
         dq |= calib.dark_dq(maps["dark"])
-    coeffs = None
-    if "linearity" in enabled:
+        dark = calib.usable_dark(maps["dark"])
+    else:
+        dark = np.zeros((rows, cols))
+    linearity = "linearity" in enabled
+    if linearity:
         coeffs, lin_dq = calib.clean_linearity_coefficients(maps["linear_corr"])
         dq |= lin_dq
-    n_cds = n_frames // 2
+    else:
+        coeffs = np.zeros((1, rows, cols))
+    # As in staged mode, pixels excluded by then are NaN from the first stage on and count no
+    # valid frame; the flat's own exclusions apply after binning.
+    excluded = dqflags.excluded(dq)
+    if "flat" in enabled:
+        divisor, dq = calib.flat_divisor(maps["flat"], dq)
+    else:
+        divisor = np.ones((rows, cols))
     binned = "bin" in enabled
+    n_cds = n_frames // 2
     n_out = n_cds // settings.frames_per_bin if binned else n_cds
-    out = np.empty((rows, cols, n_out), dtype=np.float32)
-    n_valid = np.empty((rows, cols, n_out), dtype=np.uint16) if binned else None
+    n_pixels = rows * cols
+    out = np.empty((n_pixels, n_out), dtype=np.float32)
+    n_valid = np.empty((n_pixels, n_out if binned else 0), dtype=np.uint16)
+    floor = np.empty(n_pixels, dtype=bool)
+    saturated = np.empty(n_pixels, dtype=bool)
+    pixel_major = np.ascontiguousarray(raw).reshape(n_pixels, n_frames)
+    lut = calib.adc_lookup_table(gain, offset)
+    excluded = np.ascontiguousarray(excluded.ravel())
+    coeffs = _kernel_coefficients(coeffs)
+    dark = np.ascontiguousarray(dark.ravel(), dtype=np.float64)
+    dt = np.ascontiguousarray(dt, dtype=np.float64)
+    divisor = np.ascontiguousarray(divisor.ravel(), dtype=np.float64)
 
-    def run_block(r0: int) -> None:
-        block = slice(r0, min(rows, r0 + block_rows))
-        cube, adc_dq = calib.adc_invert(raw[block], gain, offset)
-        dq[block] |= adc_dq
-        # As in staged mode, excluded pixels are NaN from the first stage after the mask on,
-        # so they count no valid frame.
-        calib.exclude_flagged(cube, dq[block])
-        if coeffs is not None:
-            cube = calib.apply_linearity(cube, coeffs[:, block], out=cube)
-        if "dark" in enabled:
-            cube = calib.subtract_dark(cube, maps["dark"][block], dt, out=cube)
-        cube = calib.cds(cube)
-        if binned:
-            cube, n_valid[block] = calib.bin_frames(cube, settings.frames_per_bin)
-        if "flat" in enabled:
-            cube, dq[block] = calib.flat_field(cube, maps["flat"][block], dq[block])
-        out[block] = cube
+    def run_block(block: slice) -> None:
+        kernels.calibrate_pixels(
+            pixel_major[block],
+            lut,
+            excluded[block],
+            coeffs[block],
+            linearity,
+            dark[block],
+            dt,
+            settings.frames_per_bin if binned else 0,
+            divisor[block],
+            out[block],
+            n_valid[block],
+            floor[block],
+            saturated[block],
+        )
 
-    starts = range(0, rows, block_rows)
+    # A few blocks per thread even out the load; each block is whole pixels.
+    n_blocks = max(1, min(n_pixels, 4 * threads))
+    bounds = np.linspace(0, n_pixels, n_blocks + 1).astype(int)
+    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     if threads > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(run_block, starts))
+            list(pool.map(run_block, blocks))
     else:
-        for r0 in starts:
-            run_block(r0)
-    calib.exclude_flagged(out, dq)
-    return out, dq, n_valid
+        for block in blocks:
+            run_block(block)
+    dq |= calib.adc_flags(floor, saturated).reshape(rows, cols)
+    cube = out.reshape(rows, cols, n_out)
+    calib.exclude_flagged(cube, dq)
+    return cube, dq, n_valid.reshape(rows, cols, n_out) if binned else None
+
+
+def _kernel_coefficients(coeffs: np.ndarray) -> np.ndarray:
+    """(degree + 1, rows, cols) to the kernel's (pixels, 6), padded with leading zeros."""
+    n_coeffs = coeffs.shape[0]
+    if n_coeffs > kernels.N_COEFFS:
+        raise ValueError(
+            f"linear_corr: fused mode handles polynomials up to degree {kernels.N_COEFFS - 1}, got degree {n_coeffs - 1}"
+        )
+    padded = np.zeros((coeffs.shape[1] * coeffs.shape[2], kernels.N_COEFFS))
+    padded[:, :n_coeffs] = coeffs.reshape(n_coeffs, -1).T
+    return padded
+
+
+def _check_raw(raw: np.ndarray, dt: np.ndarray) -> None:
+    if raw.ndim != 3 or raw.dtype != np.uint16:
+        raise ValueError(f"raw: expected a uint16 (rows, cols, frames) cube, got {raw.dtype} {raw.shape}")
+    if raw.shape[-1] % 2:
+        raise ValueError(f"raw: expected an even number of frames (read pairs), got {raw.shape[-1]}")
+    if np.shape(dt) != (raw.shape[-1],):
+        raise ValueError(f"dt: expected one integration time per frame ({raw.shape[-1]},), got {np.shape(dt)}")

@@ -1,4 +1,4 @@
-"""The fused pipeline equals the staged chain of calib functions, for every stage switch."""
+"""The fused pipeline (compiled kernel) equals the staged chain of calib functions, for every stage switch."""
 
 from __future__ import annotations
 
@@ -56,11 +56,13 @@ SWITCHES = [frozenset(c) for n in (0, 2, 5) for c in itertools.combinations(pipe
 
 @pytest.mark.parametrize("stages", SWITCHES, ids=lambda s: "+".join(sorted(s)) or "none")
 def test_fused_equals_staged_bit_for_bit(stages):
+    # Bins of fewer than 8 frames: numpy's pairwise sum is then sequential too, so every value
+    # must agree to the bit.
     raw, maps, dt = _observation(np.random.default_rng(3))
     settings = pipeline.Settings(stages=stages, frames_per_bin=4)
     expected, expected_dq, expected_nv = staged(raw, 0.93, -800.0, dt, maps, settings)
-    for block_rows, threads in ((1, 1), (2, 2), (5, 1)):
-        cube, dq, n_valid = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings, block_rows=block_rows, threads=threads)
+    for threads in (1, 2, 3):
+        cube, dq, n_valid = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings, threads=threads)
         np.testing.assert_array_equal(cube, expected)
         np.testing.assert_array_equal(dq, expected_dq)
         if "bin" in stages:
@@ -78,3 +80,47 @@ def test_fused_flags_and_shapes():
     assert dq[4, 6] & DQ.NO_FLAT_FIELD and np.isnan(cube[4, 6]).all()
     assert dq[0, 5] & DQ.UNRELIABLE_DARK and np.isnan(cube[0, 5]).all()
     assert np.isfinite(cube[0, 0]).all()  # one saturated frame costs one CDS frame, not the pixel
+
+
+@pytest.mark.parametrize("frames_per_bin", [30, 360])
+def test_fused_equals_staged_with_competition_bin_sizes(frames_per_bin):
+    """numpy sums bins of >= 8 frames pairwise, the kernel sequentially: equal to 1e-6 relative."""
+    raw, maps, dt = _observation(np.random.default_rng(5), rows=5, cols=7, frames=2 * frames_per_bin * 3)
+    raw[1, 2, 7] = 0  # a NaN frame inside a bin: mean of the valid frames times the bin size
+    settings = pipeline.Settings(frames_per_bin=frames_per_bin)
+    expected, expected_dq, expected_nv = staged(raw, 0.93, -800.0, dt, maps, settings)
+    cube, dq, n_valid = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings, threads=2)
+    np.testing.assert_allclose(cube, expected, rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(dq, expected_dq)
+    np.testing.assert_array_equal(n_valid, expected_nv)
+    assert dq[1, 2] & DQ.AD_FLOOR and n_valid[1, 2].tolist() == [frames_per_bin - 1] + [frames_per_bin] * 2
+
+
+@pytest.mark.parametrize("degree", [1, 2, 5])
+def test_lower_degree_polynomials_are_padded_exactly(degree):
+    raw, maps, dt = _observation(np.random.default_rng(6))
+    rng = np.random.default_rng(degree)
+    linear = rng.normal(0, 1e-3, (degree + 1, 5, 7))
+    linear[1] += 1.0
+    maps["linear_corr"] = linear
+    settings = pipeline.Settings(stages=frozenset({"linearity"}), frames_per_bin=4)
+    expected, _, _ = staged(raw, 0.93, -800.0, dt, maps, settings)
+    cube, _, _ = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings)
+    np.testing.assert_array_equal(cube, expected)
+
+
+def test_polynomials_above_degree_five_are_refused():
+    raw, maps, dt = _observation(np.random.default_rng(7))
+    maps["linear_corr"] = np.zeros((7, 5, 7))
+    with pytest.raises(ValueError, match="up to degree 5, got degree 6"):
+        pipeline.calibrate(raw, 0.93, -800.0, dt, maps, pipeline.Settings(frames_per_bin=4))
+
+
+def test_bad_shapes_are_refused():
+    raw, maps, dt = _observation(np.random.default_rng(8))
+    with pytest.raises(ValueError, match="even number of frames"):
+        pipeline.calibrate(raw[..., :-1], 0.93, -800.0, dt[:-1], maps, pipeline.Settings(frames_per_bin=4))
+    with pytest.raises(ValueError, match="one integration time per frame"):
+        pipeline.calibrate(raw, 0.93, -800.0, dt[:-2], maps, pipeline.Settings(frames_per_bin=4))
+    with pytest.raises(ValueError, match="uint16"):
+        pipeline.calibrate(raw.astype(np.int32), 0.93, -800.0, dt, maps, pipeline.Settings(frames_per_bin=4))
