@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --editable '.[dev]'
 	touch $@
 
+# SLURM_CONF=/dev/null: a local run needs no cluster, and it spares the SLURM executor plugin's
+# `scontrol show config` probe at start-up, which waits ~10 s wherever a SLURM client is
+# installed but no controller answers (see docs/slurm.md).
 run: setup
-	$(BIN)/snakemake --cores $(CORES)
+	SLURM_CONF=/dev/null $(BIN)/snakemake --cores $(CORES)
 
 test: setup
 	$(BIN)/python -m pytest

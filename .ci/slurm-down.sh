@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Stop the cluster started by slurm-up.sh: slurmd, slurmctld and munged, by their PID files.
 # TERM to all at once (each takes about 2 s to exit), wait up to 10 s, then KILL what is left.
+# Then remove the slurm.conf that slurm-up.sh wrote (only if it is ours): a config naming a
+# controller that is gone makes every later SLURM client call, and so every `snakemake` start
+# (the SLURM executor plugin runs `scontrol show config` at import), retry for 9 s.
 # Idempotent; never calls a SLURM client, so it cannot hang on a dead daemon.
 #
 #   ARIELCAL_SLURM_DIR  as for slurm-up.sh   [/tmp/arielcal-slurm]
+#   SLURM_CONF          as for slurm-up.sh   [/etc/slurm/slurm.conf]
 #   SLURM_KEEP_MUNGE=1  leave munged running
 set -uo pipefail
 
 DIR=${ARIELCAL_SLURM_DIR:-/tmp/arielcal-slurm}
+CONF=${SLURM_CONF:-/etc/slurm/slurm.conf}
 START=$(date +%s.%N)
 declare -A PIDS=()
 
@@ -44,4 +49,8 @@ for name in "${!PIDS[@]}"; do
     fi
     echo "slurm-down: stopped $name ($pid)"
 done
+if head -n 1 "$CONF" 2>/dev/null | grep -q '^# Written by .ci/slurm-up.sh'; then
+    rm -f "$CONF"
+    echo "slurm-down: removed $CONF"
+fi
 echo "slurm-down: done in $(awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s"

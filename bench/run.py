@@ -17,7 +17,8 @@ into WORKDIR/data (reused when present with the same settings), then measures, w
    (reading included, threads=2), linearity off and on.
 
 Snakemake's start-up (``snakemake -n`` on the same config and targets) is reported on its own
-line. Peak RSS: ``ru_maxrss`` of each child process and of each Snakemake job (an exit hook;
+line, with and without ``SLURM_CONF=/dev/null`` (which the Snakemake runs use, as ``make run``:
+it spares the SLURM executor plugin's ``scontrol`` probe at import). Peak RSS: ``ru_maxrss`` of each child process and of each Snakemake job (an exit hook;
 exact), plus Snakemake's sampled benchmark ``max_rss``. Disk high-water of staged mode: the
 allocated size of results/ polled every 0.2 s during the run, and the job order from Snakemake's
 log. Prints a markdown table with ratios and PASS/FAIL per target, and writes it to ``--output``
@@ -38,6 +39,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -136,22 +138,18 @@ def snakemake_cmd(root: Path, cores: int, targets: list[str], *extra: str) -> li
             "--cores", str(cores), *targets, *extra]  # options after the targets: --set-threads takes a list
 
 
-def scontrol_shim(workdir: Path) -> dict:
-    """PATH with an ``scontrol`` that fails at once: the SLURM executor plugin runs
-    ``scontrol show config`` when Snakemake imports it, which blocks ~9 s where a SLURM client is
-    installed but no controller answers (as on this machine)."""
-    shim = workdir / "no-scontrol"
-    shim.mkdir(exist_ok=True)
-    script = shim / "scontrol"
-    script.write_text("#!/bin/sh\nexit 1\n")
-    script.chmod(0o755)
-    return {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"}
+def no_slurm_env() -> dict:
+    """The environment of a local run that skips the SLURM executor plugin's start-up probe: it
+    runs ``scontrol show config`` when Snakemake imports it, which retries for ~9-10 s where a
+    SLURM client is installed but no controller answers (a stale slurm.conf, or DNS that never
+    answers the configless SRV lookup); an empty SLURM_CONF makes scontrol fail at once."""
+    return {**os.environ, "SLURM_CONF": "/dev/null"}
 
 
 def snakemake_startup(workdir: Path, data: Path, planets: list[int], cores: int, repeats: int = 2) -> dict:
     root, targets = snakemake_workdir(workdir, data, "staged", planets)
     result = {}
-    for key, env in (("wall", None), ("no_scontrol", scontrol_shim(workdir))):
+    for key, env in (("wall", None), ("no_scontrol", no_slurm_env())):
         walls = []
         for _ in range(repeats):
             done = run_child(snakemake_cmd(root, cores, targets, "-n"), env=env)
@@ -188,7 +186,8 @@ def snakemake_run(workdir: Path, data: Path, mode: str, planets: list[int], core
     root, targets = snakemake_workdir(workdir, data, mode, planets, label)
     hook = install_rss_hook(workdir / "rss-hook")
     rss_log = root / "rss.jsonl"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+    # As `make run`: local runs skip the SLURM plugin's start-up probe.
+    env = {**no_slurm_env(), "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
            "ARIELCAL_BENCH_RSS_LOG": str(rss_log)}
     (root / "results").mkdir()
     poller = DiskPoller(root / "results")
@@ -314,7 +313,8 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         row(f"fused, direct call pipeline.calibrate (threads=2), linearity {lin}", d["seconds"], d["rss"], d["others"], lin,
             note=f"reading {d['read']:.2f} s, calibrate {d['calibrate']:.2f} s, CPU {d['cpu']:.2f} s; runs "
             + ", ".join(f"{t:.2f}" for t in d["runs"]))
-    startup = r["startup"]["wall"]
+    # The Snakemake runs are local, with SLURM_CONF=/dev/null as `make run`.
+    startup = r["startup"]["no_scontrol"]
     for key, label in SNAKEMAKE_RUNS:
         s = r["snakemake"].get(key)
         if s:
@@ -327,12 +327,23 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
     header = ["measurement", "s / planet", "× read floor", "notebook ÷ this", "peak RSS MB", f"{FULL_PLANETS} planets",
               "others' load (cores)", "notes"]
     out = [_table(header, rows), ""]
+    d = r["direct"]["on"]
+    if "first_calibrate" in d:
+        out.append(
+            f"numba (counted in every fused job, excluded from the direct rows above, which are best of warm runs): "
+            f"importing the pipeline with numba {d['import_s']:.2f} s; the first calibration of a fresh process, which "
+            f"loads the kernel from numba's cache, {d['first_calibrate']:.2f} s for both instruments (warm: "
+            f"{d['calibrate']:.2f} s); with an empty cache (the first run after installing) it compiles: "
+            f"{r['numba_compile_calibrate']:.2f} s."
+        )
+        out.append("")
     su = r["startup"]
-    out.append(f"Snakemake start-up (`snakemake -n`, same config and targets, {n} planets): "
-               f"**{su['wall']:.2f} s** (runs: {', '.join(f'{w:.2f}' for w in su['wall_runs'])}), included once in each "
-               f"Snakemake total wall above. Of it, ≈ {su['wall'] - su['no_scontrol']:.1f} s is the SLURM executor plugin running "
-               f"`scontrol show config` at import (a SLURM client is installed here but no controller answers): with an "
-               f"`scontrol` that fails at once on PATH, `snakemake -n` takes {su['no_scontrol']:.2f} s.")
+    out.append(f"Snakemake start-up (`snakemake -n`, same config and targets, {n} planets), local as `make run` "
+               f"(`SLURM_CONF=/dev/null`, which makes the SLURM executor plugin's `scontrol show config` probe at import "
+               f"fail at once): **{su['no_scontrol']:.2f} s** (runs: {', '.join(f'{w:.2f}' for w in su['no_scontrol_runs'])}), "
+               f"included once in each Snakemake total wall above. Without it: {su['wall']:.2f} s, i.e. the probe costs "
+               f"{su['wall'] - su['no_scontrol']:.1f} s on this machine (up to ~10 s where a SLURM client is "
+               f"installed and no controller answers).")
     out.append("")
     for key, label in SNAKEMAKE_RUNS:
         s = r["snakemake"].get(key)
@@ -482,8 +493,18 @@ def main(argv=None) -> int:
             "cpu": best["cpu"],
             "rss": res["maxrss_mb"],
             "others": res["others_cores"],
+            "first_calibrate": sum(res["first"][i]["calibrate"] for i in INSTRUMENTS),
+            "import_s": res["import_s"],
         }
         log(f"  {r['direct'][lin]['seconds']:.2f} s (runs {', '.join(f'{t:.2f}' for t in totals)}), {res['maxrss_mb']:.0f} MB")
+
+    log("fused direct call with an empty numba cache (compile time)")
+    quiet()
+    with tempfile.TemporaryDirectory() as cache:
+        res = python_task("fused_direct", {"data_dir": str(data), "planet": first, "repeats": 0, "threads": args.cores,
+                                           "linearity": True}, {**thread_env(args.cores), "NUMBA_CACHE_DIR": cache})
+    r["numba_compile_calibrate"] = sum(res["first"][i]["calibrate"] for i in INSTRUMENTS)
+    log(f"  calibrate {r['numba_compile_calibrate']:.2f} s on the first call (compile)")
 
     if not args.skip_notebook:
         r["notebook"] = {}
