@@ -173,7 +173,9 @@ rule bin:
     resources:
         **CUBE_RESOURCES,
     params:
-        frames_per_bin=lambda wildcards: config["binning"][wildcards.instrument],
+        frames_per_bin=job_function(
+            lambda wildcards: config["binning"][wildcards.instrument]
+        ),
     message:
         "Time binning {wildcards}"
     script:

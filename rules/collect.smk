@@ -8,7 +8,9 @@ localrules:
 
 rule stack:
     input:
-        lambda wildcards: [path for *_, path in split_slots(wildcards) if path],
+        job_function(
+            lambda wildcards: [path for *_, path in split_slots(wildcards) if path]
+        ),
     output:
         paths.stacked(RESULTS),
     log:

@@ -1,3 +1,4 @@
+import inspect
 import os
 
 from arielcal import config as arielcal_config
@@ -7,12 +8,28 @@ from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 from snakemake.logging import logger
 
+try:
+    from snakemake.common import overwrite_function_params
+except ImportError:  # a Snakemake without the hook: signatures inspected at every call
+    overwrite_function_params = None
+
 arielcal_config.normalize(config)
 arielcal_config.validate(
     config,
     source=", ".join(map(str, workflow.configfiles)) or "config",
     schema=arielcal_config.load_schema(workflow.source_path("../config/schema.yaml")),
 )
+
+
+def job_function(func):
+    """Mark an input, params or unpack function of a rule. Snakemake inspects the signature
+    of such a function twice at every call, i.e. in every job (about 2 s of the 1100-planet
+    dry run); this hands it the signature once, through the hook Snakemake's own wrappers
+    (snakemake.ioutils) use."""
+    if overwrite_function_params is not None:
+        overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+
 
 RESULTS = "results"
 STAGES = ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
@@ -126,6 +143,7 @@ def last_cube_stage():
     return [s for s in ENABLED if s not in DQ_ONLY_STAGES][-1]
 
 
+@job_function
 def columns_of(wildcards):
     """Detector columns kept for this instrument: the AIRS science cut, all FGS1 columns."""
     if wildcards.instrument == "AIRS-CH0":
@@ -133,6 +151,7 @@ def columns_of(wildcards):
     return [0, INSTRUMENTS[wildcards.instrument].cols]
 
 
+@job_function
 def frames_per_bin(wildcards):
     """CDS frames per time sample of the product: 1 when binning is off."""
     return config["binning"][wildcards.instrument] if "bin" in ENABLED else 1
@@ -152,9 +171,9 @@ def _dataset_pattern(function, *args):
 
 
 # The raw inputs of an observation are wildcard patterns, which Snakemake only formats: an
-# input function costs a call and two signature inspections in every job (about 1 s
-# of the 1100-planet dry run). Snakemake reads braces in any input path as wildcards, so a data_dir
-# containing braces was never usable (AXIS_INFO is a plain path).
+# input function costs a call and two signature inspections in every job (about 1 s of the
+# 1100-planet dry run). Snakemake reads braces in any input path as wildcards, so a
+# data_dir containing braces was never usable (AXIS_INFO is a plain path).
 signal_file = _dataset_pattern(layout.signal_file, "{instrument}")
 
 
@@ -173,6 +192,7 @@ def observation_products(name):
 _REJECTED_BY_WILDCARDS = {tuple(o.wildcards.values()): r for o, r in REJECTED.items()}
 
 
+@job_function
 def rejection_reason(wildcards):
     return _REJECTED_BY_WILDCARDS[
         (wildcards.split, wildcards.planet, wildcards.visit, wildcards.instrument)
@@ -198,6 +218,7 @@ def stage_outputs(stage, names=("cube", "dq", "meta"), nvalid=False):
     return intermediate(multiext(paths.stage_prefix(RESULTS, stage), **extensions))
 
 
+@job_function
 def split_observations(wildcards):
     """(planet_id, visit) of a split, in row order of the stacked arrays."""
     return sorted(
@@ -205,6 +226,7 @@ def split_observations(wildcards):
     )
 
 
+@job_function
 def split_slots(wildcards):
     """[planet_id, visit, product path or ""] per stack row; "" where the instrument has no signal."""
     slots = []
@@ -269,6 +291,7 @@ def split_file(name):
 def science_setting(key):
     """params: function giving this instrument's value of science.<key>."""
 
+    @job_function
     def _value(wildcards):
         return SCIENCE[key][wildcards.instrument]
 
@@ -287,6 +310,7 @@ def _visit_observations(wildcards):
     return _OBSERVATIONS_OF_VISIT.get(key, [])
 
 
+@job_function
 def visit_instruments(wildcards):
     return [o.instrument for o in _visit_observations(wildcards)]
 
@@ -302,12 +326,14 @@ def _observation_inputs(wildcards, names):
     return files
 
 
+@job_function
 def transit_inputs(wildcards):
     return _observation_inputs(
         wildcards, ("spectral.npy", "white.npy", "light_curves.json")
     )
 
 
+@job_function
 def qc_visit_inputs(wildcards):
     """Product, light curves and raw signal per instrument, and the visit's transit fit."""
     files = _observation_inputs(
@@ -345,6 +371,7 @@ def _split_visits_of(wildcards):
 def split_science_files(name):
     """Input function: one file per observation of the split, in OBSERVATIONS order."""
 
+    @job_function
     def _files(wildcards):
         return [
             science_file(name).format(**o.wildcards)
@@ -357,6 +384,7 @@ def split_science_files(name):
 def split_visit_files(name):
     """Input function: one file per planet visit of the split, in split_visit_keys order."""
 
+    @job_function
     def _files(wildcards):
         return [
             visit_file(name).format(split=s, planet=p, visit=v)
@@ -366,6 +394,7 @@ def split_visit_files(name):
     return _files
 
 
+@job_function
 def split_observation_keys(wildcards):
     """[split, planet_id, visit, instrument] per observation, as split_science_files."""
     return [
@@ -374,11 +403,13 @@ def split_observation_keys(wildcards):
     ]
 
 
+@job_function
 def split_visit_keys(wildcards):
     """[split, planet_id, visit] per planet visit, as split_visit_files."""
     return [list(key) for key in _split_visits_of(wildcards)]
 
 
+@job_function
 def truth_files(wildcards):
     """The injected truth of a simulated dataset, or the competition's training labels, if any."""
     if SIMULATION_TRUTH is not None:
