@@ -1,7 +1,7 @@
 """DAG scale: `snakemake -n` on a 2025-layout dataset of competition size (1100 planets).
 
     .venv/bin/python bench/dag_scale.py [--planets 1100] [--two-visit 100] [--modes staged fused]
-                                        [--workdir DIR] [--profile] [--top 25]
+                                        [--workdir DIR] [--repeat 1] [--profile] [--top 25]
 
 Builds, in a temporary directory (or --workdir), a train split of N planets in the 2025 layout
 with placeholder (empty) signal and calibration files, of which --two-visit have a second visit,
@@ -15,10 +15,15 @@ a fresh child so the maximum is its own). Targets: <= 60 s and <= 2 GB for the f
 a table. With --profile, or when a target is missed, profiles the slowest full-tree dry run
 under cProfile and prints the hot spots by cumulative and own time, then the workflow's own
 functions (input functions run once per job: a helper that scans every observation is
-quadratic). The CPU column (user + system) is less sensitive than wall time to other load on a
-shared machine; the start-up row is the fixed cost (on a machine with SLURM clients but no
-reachable controller, snakemake-executor-plugin-slurm waits ~9 s for ``squeue`` at import, in
-every Snakemake invocation).
+quadratic). cProfile about doubles the run time and overweights small calls: read its seconds
+as proportions (a sampling profiler, ``py-spy record -f raw``, distorts far less).
+
+The CPU column (user + system) is less sensitive than wall time to other load on a shared
+machine, but a virtual machine's speed drifts as well (identical runs measured 50 to 56 s CPU):
+compare changes with interleaved runs, or with ``--repeat N`` (every cell is then the median of
+N fresh runs, the wall column adds their range). The start-up row is the fixed cost (on a
+machine with SLURM clients but no reachable controller, snakemake-executor-plugin-slurm waits
+~9 s for ``squeue`` at import, in every Snakemake invocation).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import os
 import pstats
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--two-visit", type=int, default=100, help="planets with a second visit")
     parser.add_argument("--modes", nargs="+", default=["staged", "fused"], choices=["staged", "fused"])
     parser.add_argument("--workdir", type=Path, help="keep the tree here (default: a temporary dir)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table gives medians")
     parser.add_argument("--profile", action="store_true", help="always profile the staged dry run")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -157,12 +164,18 @@ def main(argv: list[str] | None = None) -> int:
             for mode in modes:
                 workdir = base / f"run-{data.name}-{mode}"
                 workdir.mkdir(exist_ok=True)
-                shutil.rmtree(workdir / ".snakemake", ignore_errors=True)
                 config = workdir / "bench-config.yaml"
                 settings = yaml.safe_load((REPO / "config.yaml").read_text())
                 settings.update(data_dir=str(data), splits=["train"], mode=mode)
                 config.write_text(yaml.safe_dump(settings))
-                result = measure(snakemake_command(workdir, config, []))
+                runs = []
+                for _ in range(max(1, args.repeat)):
+                    shutil.rmtree(workdir / ".snakemake", ignore_errors=True)
+                    runs.append(measure(snakemake_command(workdir, config, [])))
+                result = {key: statistics.median(run[key] for run in runs) for key in ("wall_s", "cpu_s", "rss_mb")}
+                result["jobs"] = runs[0]["jobs"]
+                walls = [run["wall_s"] for run in runs]
+                result["wall_range"] = f" ({min(walls):.1f}-{max(walls):.1f})" if len(runs) > 1 else ""
                 rows.append({"tree": label, "mode": mode, **result, "full": data.name == "data"})
         print()
         print(f"| tree | mode | jobs | wall (s) | CPU (s) | peak RSS (MB) | target ({TARGET_S:.0f} s, {TARGET_MB / 1024:.0f} GB) |")
@@ -174,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 ok = row["wall_s"] <= TARGET_S and row["rss_mb"] <= TARGET_MB
                 missed |= not ok
                 verdict = "PASS" if ok else "FAIL"
-            print(f"| {row['tree']} | {row['mode']} | {row['jobs']} | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {row['rss_mb']:.0f} | {verdict} |")
+            print(f"| {row['tree']} | {row['mode']} | {row['jobs']} | {row['wall_s']:.1f}{row['wall_range']} | {row['cpu_s']:.1f} | {row['rss_mb']:.0f} | {verdict} |")
         if args.profile or missed:
             slowest = max((row for row in rows if row["full"]), key=lambda row: row["wall_s"])
             print(f"\n{'Target missed: p' if missed else 'P'}rofiling the {slowest['mode']} dry run.")
