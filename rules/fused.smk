@@ -20,7 +20,9 @@ rule fused:
     cache: OUTPUT_CACHE
     conda:
         "../envs/arielcal.yaml"
-    threads: 2
+    # One thread: the kernel takes ~0.1 s of a ~1.3 s job (the rest is start-up and reading), so
+    # concurrent single-threaded jobs beat threaded ones (bench/results/latest.md).
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=20,
