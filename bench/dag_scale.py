@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dag_scale.py [--planets 1100] [--two-visit 100] [--modes staged fused]
                                         [--workdir DIR] [--repeat 1] [--profile] [--top 25]
+                                        [--output bench/results/dag_scale.md]
 
 Builds, in a temporary directory (or --workdir), a train split of N planets in the 2025 layout
 with placeholder (empty) signal and calibration files, of which --two-visit have a second visit,
@@ -21,14 +22,17 @@ as proportions (a sampling profiler, ``py-spy record -f raw``, distorts far less
 The CPU column (user + system) is less sensitive than wall time to other load on a shared
 machine, but a virtual machine's speed drifts as well (identical runs measured 50 to 56 s CPU):
 compare changes with interleaved runs, or with ``--repeat N`` (every cell is then the median of
-N fresh runs, the wall column adds their range). The start-up row is the fixed cost (on a
-machine with SLURM clients but no reachable controller, snakemake-executor-plugin-slurm waits
-~9 s for ``squeue`` at import, in every Snakemake invocation).
+N fresh runs, the wall column adds their range). The start-up row is the fixed cost. Runs are
+local as ``make run``: ``SLURM_CONF=/dev/null`` spares snakemake-executor-plugin-slurm's
+``scontrol show config`` at import, which waits ~10 s on a machine with SLURM clients but no
+reachable controller. The table, with date and machine, also goes to ``--output``
+(bench/results/dag_scale.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import pstats
@@ -44,6 +48,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from _measure import machine, machine_line  # noqa: E402
+
+# Local dry runs, as `make run`: spare the SLURM executor plugin's start-up probe (README).
+LOCAL_ENV = {**os.environ, "SLURM_CONF": "/dev/null"}
 INSTRUMENTS = ("AIRS-CH0", "FGS1")
 CALIBRATION = ("dark", "dead", "flat", "linear_corr", "read")
 TARGET_S = 60.0
@@ -95,7 +104,7 @@ def measure(command: list[str]) -> dict:
         command = [TIME, "-v", *command]
     start = time.perf_counter()
     if TIME:
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=LOCAL_ENV)
         wall = time.perf_counter() - start
         match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
         rss_mb = int(match.group(1)) / 1024 if match else float("nan")
@@ -109,7 +118,9 @@ def measure(command: list[str]) -> dict:
             "print(json.dumps({'wall': time.perf_counter() - t, 'rc': d.returncode, 'out': d.stdout,"
             " 'err': d.stderr, 'rss': u.ru_maxrss, 'cpu': u.ru_utime + u.ru_stime}))"
         )
-        raw = json.loads(subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True).stdout)
+        raw = json.loads(
+            subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, env=LOCAL_ENV).stdout
+        )
         done = subprocess.CompletedProcess(command, raw["rc"], raw["out"], raw["err"])
         wall, rss_mb, cpu_s = raw["wall"], raw["rss"] / 1024, raw["cpu"]
     if done.returncode != 0:
@@ -124,7 +135,7 @@ def profile(workdir: Path, config: Path, top: int) -> None:
     out = workdir / "dag.prof"
     command = snakemake_command(workdir, config, ["--quiet", "all"])
     profiled = [sys.executable, "-m", "cProfile", "-o", str(out), *command[1:]]
-    subprocess.run(profiled, check=True, capture_output=True)
+    subprocess.run(profiled, check=True, capture_output=True, env=LOCAL_ENV)
     stats = pstats.Stats(str(out))
     for key, title in (("cumulative", "cumulative time"), ("tottime", "own time")):
         print(f"\n## Hot spots by {title} (top {top})\n")
@@ -144,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table gives medians")
     parser.add_argument("--profile", action="store_true", help="always profile the staged dry run")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "dag_scale.md",
+                        help="markdown table with date and machine (default bench/results/dag_scale.md)")
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
 
     keep = args.workdir is not None
     base = args.workdir or Path(tempfile.mkdtemp(prefix="arielcal-dag-"))
@@ -177,9 +191,20 @@ def main(argv: list[str] | None = None) -> int:
                 walls = [run["wall_s"] for run in runs]
                 result["wall_range"] = f" ({min(walls):.1f}-{max(walls):.1f})" if len(runs) > 1 else ""
                 rows.append({"tree": label, "mode": mode, **result, "full": data.name == "data"})
-        print()
-        print(f"| tree | mode | jobs | wall (s) | CPU (s) | peak RSS (MB) | target ({TARGET_S:.0f} s, {TARGET_MB / 1024:.0f} GB) |")
-        print("|---|---|---:|---:|---:|---:|---|")
+        lines = [
+            f"# arielcal DAG scale benchmark — {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+            "",
+            f"- Machine: {machine_line(machine())}; load average (1 min) {load_start:.2f} at start, "
+            f"{os.getloadavg()[0]:.2f} at end.",
+            f"- Tree: {args.planets} planets ({args.two_visit} with 2 visits), {observations} observations, 2025 layout, "
+            "placeholder signal and calibration files; default config (staged, science layer on) unless the mode says otherwise.",
+            f"- Command: `.venv/bin/python bench/dag_scale.py --repeat {args.repeat}`; each cell the median of "
+            f"{max(1, args.repeat)} fresh `snakemake -n --cores 2` runs (wall range in brackets), local "
+            "(`SLURM_CONF=/dev/null`, as `make run`); peak RSS of the Snakemake process.",
+            "",
+            f"| tree | mode | jobs | wall (s) | CPU (s) | peak RSS (MB) | target ({TARGET_S:.0f} s, {TARGET_MB / 1024:.0f} GB) |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
         missed = False
         for row in rows:
             verdict = "-"
@@ -187,7 +212,15 @@ def main(argv: list[str] | None = None) -> int:
                 ok = row["wall_s"] <= TARGET_S and row["rss_mb"] <= TARGET_MB
                 missed |= not ok
                 verdict = "PASS" if ok else "FAIL"
-            print(f"| {row['tree']} | {row['mode']} | {row['jobs']} | {row['wall_s']:.1f}{row['wall_range']} | {row['cpu_s']:.1f} | {row['rss_mb']:.0f} | {verdict} |")
+            lines.append(
+                f"| {row['tree']} | {row['mode']} | {row['jobs']} | {row['wall_s']:.1f}{row['wall_range']} "
+                f"| {row['cpu_s']:.1f} | {row['rss_mb']:.0f} | {verdict} |"
+            )
+        print()
+        print("\n".join(lines))
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text("\n".join(lines) + "\n")
+        print(f"\nwrote {args.output}")
         if args.profile or missed:
             slowest = max((row for row in rows if row["full"]), key=lambda row: row["wall_s"])
             print(f"\n{'Target missed: p' if missed else 'P'}rofiling the {slowest['mode']} dry run.")

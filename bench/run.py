@@ -341,9 +341,10 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
     out.append(f"Snakemake start-up (`snakemake -n`, same config and targets, {n} planets), local as `make run` "
                f"(`SLURM_CONF=/dev/null`, which makes the SLURM executor plugin's `scontrol show config` probe at import "
                f"fail at once): **{su['no_scontrol']:.2f} s** (runs: {', '.join(f'{w:.2f}' for w in su['no_scontrol_runs'])}), "
-               f"included once in each Snakemake total wall above. Without it: {su['wall']:.2f} s, i.e. the probe costs "
-               f"{su['wall'] - su['no_scontrol']:.1f} s on this machine (up to ~10 s where a SLURM client is "
-               f"installed and no controller answers).")
+               f"included once in each Snakemake total wall above. Without it: {su['wall']:.2f} s"
+               + (f", i.e. the probe costs {su['wall'] - su['no_scontrol']:.1f} s on this machine"
+                  if su["wall"] - su["no_scontrol"] > 0.5 else ": no measurable probe cost on this machine now")
+               + " (it is ~10 s where a SLURM client is installed and no controller answers).")
     out.append("")
     for key, label in SNAKEMAKE_RUNS:
         s = r["snakemake"].get(key)
