@@ -144,7 +144,7 @@ def _kernel_coefficients(coeffs: np.ndarray) -> np.ndarray:
 def _check_raw(raw: np.ndarray, dt: np.ndarray) -> None:
     if raw.ndim != 3 or raw.dtype != np.uint16:
         raise ValueError(f"raw: expected a uint16 (rows, cols, frames) cube, got {raw.dtype} {raw.shape}")
-    if raw.shape[-1] % 2:
-        raise ValueError(f"raw: expected an even number of frames (read pairs), got {raw.shape[-1]}")
+    if raw.shape[-1] == 0 or raw.shape[-1] % 2:
+        raise ValueError(f"raw: expected a positive even number of frames (read pairs), got {raw.shape[-1]}")
     if np.shape(dt) != (raw.shape[-1],):
         raise ValueError(f"dt: expected one integration time per frame ({raw.shape[-1]},), got {np.shape(dt)}")

@@ -118,8 +118,10 @@ def test_polynomials_above_degree_five_are_refused():
 
 def test_bad_shapes_are_refused():
     raw, maps, dt = _observation(np.random.default_rng(8))
-    with pytest.raises(ValueError, match="even number of frames"):
+    with pytest.raises(ValueError, match="positive even number of frames"):
         pipeline.calibrate(raw[..., :-1], 0.93, -800.0, dt[:-1], maps, pipeline.Settings(frames_per_bin=4))
+    with pytest.raises(ValueError, match="positive even number of frames"):
+        pipeline.calibrate(raw[..., :0], 0.93, -800.0, dt[:0], maps, pipeline.Settings(frames_per_bin=4))
     with pytest.raises(ValueError, match="one integration time per frame"):
         pipeline.calibrate(raw, 0.93, -800.0, dt[:-2], maps, pipeline.Settings(frames_per_bin=4))
     with pytest.raises(ValueError, match="uint16"):
