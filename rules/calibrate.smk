@@ -173,9 +173,7 @@ rule bin:
     resources:
         **CUBE_RESOURCES,
     params:
-        frames_per_bin=job_function(
-            lambda wildcards: config["binning"][wildcards.instrument]
-        ),
+        frames_per_bin=frames_per_bin,
     message:
         "Time binning {wildcards}"
     script:
