@@ -14,7 +14,6 @@ from arielcal import threads
 threads.limit(snakemake.threads)
 
 import numpy as np
-import polars as pl
 
 from arielcal import formats, science, workflow
 
@@ -64,6 +63,8 @@ def extract(step):
         "sigma": np.sqrt(np.concatenate([lc.variance.ravel(), white_var])),
         "coverage": np.concatenate([lc.coverage.ravel(), np.full(n_times, used.mean() if used.size else 0.0)]),
     }
+    import polars as pl  # only the per-observation rule writes parquet
+
     table = pl.DataFrame(columns).with_columns(pl.col("channel", "detector_column", "label").cast(pl.Int32))
     with formats.atomic_path(snakemake.output.table) as tmp:
         table.write_parquet(tmp)

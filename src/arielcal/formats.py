@@ -16,11 +16,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
+from .deferred import DeferredModule
 from .errors import InputError
 from .instruments import AXIS_INFO_ROWS, Instrument
 from .layout import CALIBRATION_MAPS
+
+pl = DeferredModule("polars")
+
 LINEAR_CORR_DEGREE = 5
 
 AXIS_TIME = "{instrument}-axis0-h"
