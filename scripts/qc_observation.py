@@ -21,7 +21,7 @@ from arielcal import formats, workflow
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 
-DPI = 110
+DPI = 80
 
 
 FLOATS = {name: pl.Float64 for name in ("wavelength_um", "depth", "sigma", "noise_ratio")}
@@ -107,7 +107,7 @@ def images(instruments, files, title):
         )
         ax.title.set_fontsize(8)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.1, top=0.86, wspace=0.3, hspace=0.55)
     return fig
 
 
@@ -131,7 +131,7 @@ def white_curves(instruments, files, title):
         ax.title.set_fontsize(9)
     axes[-1, 0].set_xlabel("time (h)")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.1, top=0.86, wspace=0.3, hspace=0.55)
     return fig
 
 
@@ -182,7 +182,7 @@ def spectral_curves(instruments, files, title):
     bx.plot(np.sort(w), d[np.argsort(w)], color="C0", lw=0.8)
     bx.set(title="transit depth per column (+-1 sigma)", xlabel="wavelength (um)", ylabel="depth (ppm)")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.1, top=0.86, wspace=0.3, hspace=0.55)
     return fig
 
 
