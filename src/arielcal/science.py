@@ -252,14 +252,25 @@ def binned_trapezoid(t: np.ndarray, contacts, width: float, samples: int = 8) ->
 
 def _models(t, width, mid, half, half_flat, samples):
     """Binned trapezoid shapes (models, time) for arrays of mid-time, half total duration
-    (t4 - t1)/2 and half flat-bottom duration (t3 - t2)/2."""
+    (t4 - t1)/2 and half flat-bottom duration (t3 - t2)/2.
+
+    The window search evaluates ~10^8 samples per visit at full size, so the arithmetic runs in
+    place in one (models, time, samples) buffer: the same operations, in the same order, as
+    ``clip(where(a > b, (a - d) / (a - b), d <= a), 0, 1).mean(-1)``, without the temporaries.
+    """
     a = half[:, None, None]
     b = half_flat[:, None, None]
-    x = t[None, :, None] + width * ((np.arange(samples) + 0.5) / samples - 0.5)[None, None, :]
-    d = np.abs(x - mid[:, None, None])
+    x = t[:, None] + width * ((np.arange(samples) + 0.5) / samples - 0.5)[None, :]
+    shape = np.subtract(x[None, :, :], mid[:, None, None])
+    d = np.abs(shape, out=shape)
+    boxes = (a <= b)[:, 0, 0]  # no ingress: 1 inside, 0 outside
+    box = d[boxes] <= a[boxes]
+    np.subtract(a, d, out=shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        shape = np.where(a > b, (a - d) / (a - b), np.where(d <= a, 1.0, 0.0))
-    return np.clip(shape, 0.0, 1.0).mean(axis=-1)
+        np.divide(shape, a - b, out=shape)
+    shape[boxes] = box
+    np.clip(shape, 0.0, 1.0, out=shape)
+    return shape.mean(axis=-1)
 
 
 def _fit_scores(y, w, shapes):
