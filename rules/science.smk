@@ -6,39 +6,19 @@
 report: "../report/workflow.rst"
 
 
-rule variance:
+# One job per observation for the per-pixel variance and the light curves: a job's fixed cost
+# (interpreter, imports, Snakemake's preamble: bench/job_cost.py) exceeds either's work.
+rule extract:
     input:
         **({"nvalid": science_file("nvalid.npy")} if "bin" in ENABLED else {}),
         calibrated=science_file("calibrated.npy"),
         dq=science_file("dq.npy"),
-        meta=science_file("meta.json"),
+        product_meta=science_file("meta.json"),
         read=calibration_file("read"),
         dark=calibration_file("dark"),
         flat=calibration_file("flat"),
     output:
-        science_file("variance.npy"),
-    log:
-        paths.log("variance"),
-    benchmark:
-        paths.benchmark("variance")
-    conda:
-        "../envs/arielcal.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    message:
-        "Variance {wildcards}"
-    script:
-        "../scripts/variance.py"
-
-
-rule extract:
-    input:
-        calibrated=science_file("calibrated.npy"),
         variance=science_file("variance.npy"),
-        product_meta=science_file("meta.json"),
-    output:
         spectral=science_file("spectral.npy"),
         white=science_file("white.npy"),
         table=science_file("light_curves.parquet"),
@@ -57,7 +37,7 @@ rule extract:
         aperture=science_setting("aperture"),
         background_outside=science_setting("background_outside"),
     message:
-        "Light curves {wildcards}"
+        "Variance and light curves {wildcards}"
     script:
         "../scripts/extract.py"
 

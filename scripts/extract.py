@@ -1,6 +1,6 @@
-"""Light curves and transit depths (docs/science.md). Two rules share this adapter:
+"""Variance, light curves and transit depths (docs/science.md). Two rules share this adapter:
 
-* ``extract``, per observation: aperture sums with a local background per time bin and the
+* ``extract``, per observation: the per-pixel variance of the product (variance.npy), aperture sums with a local background per time bin and the
   white light curve. Writes spectral.npy (2, time, channel) = [flux, variance] in e- per bin,
   white.npy (2, time), light_curves.parquet (long table) and light_curves.json (axes, channels,
   aperture, background).
@@ -16,13 +16,50 @@ threads.limit(snakemake.threads)
 import numpy as np
 
 from arielcal import formats, science, workflow
+from arielcal.dq import DQ
+
+
+def product_variance(step, meta, calibrated):
+    """The variance of every value of the product, from what the product was made with: its
+    column cut, the stages that ran and the CDS frames per bin, all from its meta.json."""
+    inputs = snakemake.input
+    stages = [stage["stage"] for stage in meta["stages"]]
+    frames_per_bin = int(meta["params"]["frames_per_bin"]) if "bin" in stages else 1
+    step.columns = meta["columns"]
+    # Calibration maps are (row, column); the product is (time, column, row).
+    read = step.calibration("read").T
+    dark = step.calibration("dark").T if "dark" in stages else None
+    divisor = None
+    if "flat" in stages:
+        dq = formats.load_npy(inputs.dq, mmap=False)
+        divisor = np.where((dq & DQ.NO_FLAT_FIELD) != 0, 1.0, step.calibration("flat").T)
+    n_valid = formats.load_npy(inputs.nvalid, mmap=False) if "nvalid" in inputs.keys() else None
+    variance = science.product_variance(
+        calibrated,
+        read,
+        frames_per_bin,
+        n_valid=n_valid,
+        dark=dark,
+        accumulation_s=step.instrument.long_read_s - step.instrument.short_read_s,
+        divisor=divisor,
+    )
+    formats.save_npy(snakemake.output.variance, variance)
+    workflow.log.info(
+        "variance %s: frames per bin %d, dark term %s, flat %s, median %.4g e-^2",
+        variance.shape,
+        frames_per_bin,
+        dark is not None,
+        divisor is not None,
+        float(np.nanmedian(variance)) if np.isfinite(variance).any() else float("nan"),
+    )
+    return variance
 
 
 def extract(step):
     params = step.params
     meta = formats.load_json(snakemake.input.product_meta)
     cube = formats.load_npy(snakemake.input.calibrated, mmap=False)
-    variance = formats.load_npy(snakemake.input.variance, mmap=False)
+    variance = product_variance(step, meta, cube)
     n_times, n_cols, n_rows = cube.shape
     time_h = np.asarray(meta["time_h"], dtype=np.float64)
     width = float(np.median(np.diff(time_h))) if time_h.size > 1 else 0.0
