@@ -32,15 +32,42 @@ _CHECKSUMMED_SUFFIXES = (".parquet", ".csv")
 _VERSIONED = ("arielcal", "numpy", "polars", "pyarrow", "pandas", "astropy", "snakemake")
 
 
+# A full-size signal parquet takes ~0.27 s to checksum, half the time to read it: each raw file
+# is hashed once (until its size, mtime or inode change) and the digest reused by every later
+# job and run that records it. Relative to the run's working directory, as every job's cwd.
+CHECKSUM_CACHE = Path(".snakemake") / "arielcal" / "sha256"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cached_sha256(path: Path, cache: Path = CHECKSUM_CACHE) -> str:
+    """The sha256 of ``path``, computed once per file version (size, mtime, inode) per cache."""
+    real = Path(os.path.realpath(path))
+    stat = real.stat()
+    version = {"path": str(real), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+    entry = cache / (hashlib.sha1(str(real).encode()).hexdigest() + ".json")
+    with contextlib.suppress(OSError, ValueError, KeyError, AttributeError):  # absent or damaged
+        known = formats.load_json(entry)
+        if {key: known.get(key) for key in version} == version:
+            return known["sha256"]
+    digest = sha256_of(real)
+    with contextlib.suppress(OSError):  # a read-only working directory only loses the cache
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        formats.save_json(entry, {**version, "sha256": digest})
+    return digest
+
+
 def file_record(path: str | os.PathLike) -> dict:
     path = Path(path)
     record = {"path": str(path), "bytes": path.stat().st_size}
     if path.suffix in _CHECKSUMMED_SUFFIXES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(chunk)
-        record["sha256"] = digest.hexdigest()
+        record["sha256"] = cached_sha256(path)
     return record
 
 
