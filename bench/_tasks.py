@@ -60,7 +60,7 @@ def read_floor(args: dict) -> dict:
 
 def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) -> tuple[dict, dict]:
     """One planet (both instruments) through pipeline.calibrate, reading included."""
-    from arielcal import formats, layout, pipeline, workflow
+    from arielcal import formats, layout, observation, pipeline
     from arielcal.instruments import INSTRUMENTS
 
     data, pid = args["data_dir"], args["planet"]
@@ -75,11 +75,10 @@ def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) ->
         t1 = time.perf_counter()
         gain, offset = formats.adc_constants(formats.read_adc_table(adc_path), pid, inst, adc_path)
         axis = formats.read_axis_info(axis_path)
-        dt = workflow.integration_times(inst, axis, raw.shape[-1], SECOND_READ_EXTRA_S, axis_path)
+        dt = observation.integration_times(inst, axis, raw.shape[-1], SECOND_READ_EXTRA_S, axis_path)
         maps = {
-            kind: workflow.crop_columns(
+            kind: observation.crop_columns(
                 formats.read_calibration(layout.calibration_file(data, 2024, "train", pid, 0, name, kind), inst, kind),
-                inst,
                 cols,
             )
             for kind in ("dead", "dark", "flat", "linear_corr")

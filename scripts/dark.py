@@ -4,11 +4,11 @@ from arielcal import threads
 
 threads.limit(snakemake.threads)
 
-from arielcal import calib, formats, workflow
+from arielcal import calib, formats, observation, workflow
 
 with workflow.step(snakemake, "dark") as step:
     cube = formats.load_npy(snakemake.input.cube)
-    dt = workflow.integration_times(
+    dt = observation.integration_times(
         step.instrument,
         formats.read_axis_info(snakemake.input.axis_info),
         cube.shape[-1],

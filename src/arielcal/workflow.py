@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calib, dq as dqflags, formats
+from . import calib, dq as dqflags, formats, observation, product
 from .errors import InputError
-from .instruments import AIRS, FGS1_FRAME_S, INSTRUMENTS, Instrument
+from .instruments import INSTRUMENTS, Instrument
 
 log = logging.getLogger("arielcal")
 
@@ -79,40 +79,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def crop_columns(values: np.ndarray, instrument: Instrument, columns) -> np.ndarray:
-    """Cut a calibration map (..., rows, W) to the science columns used for this instrument."""
-    return values[..., columns[0] : columns[1]] if columns is not None else values
-
-
-def integration_times(
-    instrument: Instrument, axis: Mapping[str, np.ndarray], n_frames: int, extra_s: float, axis_path
-) -> np.ndarray:
-    """Integration time of each raw frame: AIRS from axis_info, FGS1 the notebook's constant 0.1 s,
-    with ``extra_s`` added to the second read of each pair."""
-    if instrument is AIRS:
-        dt = calib.integration_times_from_axis(axis[formats.AXIS_INTEGRATION], extra_s)
-    else:
-        # axis_info has no FGS1 integration time.
-        dt = calib.integration_times(n_frames, FGS1_FRAME_S, FGS1_FRAME_S, extra_s)
-    if dt.size != n_frames:
-        raise InputError(
-            axis_path,
-            f"{n_frames} {instrument.name} integration times (one per raw frame)",
-            f"{dt.size}",
-        )
-    return dt
-
-
-def require_cds_frames(path, instrument: Instrument, n_cds: int, frames_per_bin: int) -> None:
-    """A bin larger than the observation is a config/data mismatch, not a crash."""
-    if n_cds < frames_per_bin:
-        raise InputError(
-            path,
-            f"at least binning.{instrument.name} = {frames_per_bin} CDS frames",
-            f"{n_cds} CDS frames",
-        )
-
-
 class Step:
     """One stage run for one observation, built from the Snakemake ``snakemake`` object."""
 
@@ -127,18 +93,14 @@ class Step:
 
     def calibration(self, kind: str) -> np.ndarray:
         """A calibration map from the rule input named ``kind``, cut to the stage's columns."""
-        path = self.smk.input[kind]
-        values = crop_columns(formats.read_calibration(path, self.instrument, kind), self.instrument, self.columns)
-        if kind == "dead" and values.all():
-            raise InputError(path, "at least one live pixel in the dead map", "every pixel flagged dead")
-        return values
+        return observation.read_map(self.smk.input[kind], self.instrument, kind, self.columns)
 
     def read_raw(self) -> tuple[np.ndarray, float, float]:
         """The raw signal cut to the stage's columns, and the planet's ADC (gain, offset)."""
         smk = self.smk
-        raw = formats.read_signal(smk.input.signal, self.instrument, self.columns)
-        table = formats.read_adc_table(smk.input.adc_info)
-        gain, offset = formats.adc_constants(table, int(smk.wildcards.planet), self.instrument, smk.input.adc_info)
+        raw, gain, offset = observation.read_raw(
+            smk.input.signal, smk.input.adc_info, int(smk.wildcards.planet), self.instrument, self.columns
+        )
         self.extra.update(gain=gain, offset=offset, raw_frames=raw.shape[-1])
         return raw, gain, offset
 
@@ -239,41 +201,14 @@ def write_product(
     frames_per_bin: int,
     stages: list[dict],
 ) -> None:
-    """Write an observation's products from a pixel-major (rows, cols, time) cube.
-
-    calibrated.npy and nvalid.npy take the notebook's layout (time, column, row), dq.npy
-    (column, row); meta.json gains the axes (wavelength per column, time per bin) and the
-    metadata of every stage, in pipeline order.
-    """
-    smk, instrument = current.smk, current.instrument
-    frame_times = formats.axis_times_h(axis, instrument)
-    n_times = cube.shape[-1]
-    if frame_times.size < 2 * n_times * frames_per_bin:
-        raise InputError(
-            smk.input.axis_info,
-            f"at least {2 * n_times * frames_per_bin} {instrument.name} time stamps",
-            f"{frame_times.size}",
-        )
-    times = calib.bin_times(frame_times, frames_per_bin)[:n_times]
-    start, stop = current.columns
-    wavelength = axis[formats.AXIS_WAVELENGTH][start:stop].tolist() if instrument.name == "AIRS-CH0" else None
-    formats.save_npy(smk.output.calibrated, np.ascontiguousarray(cube.transpose(2, 1, 0)))
-    formats.save_npy(smk.output.dq, np.ascontiguousarray(dq.T).astype(dqflags.DQ_DTYPE))
-    if n_valid is not None:
-        formats.save_npy(smk.output.nvalid, np.ascontiguousarray(n_valid.transpose(2, 1, 0)))
-    current.extra.update(
-        axes=["time", "column", "row"],
-        shape=[cube.shape[2], cube.shape[1], cube.shape[0]],
-        units="e- summed over the frames of each bin (ADC-inverted units)",
-        columns=[start, stop],
-        wavelength_um=wavelength,
-        wavelength_order="detector columns; AIRS wavelength decreases with column index",
-        time_h=times.tolist(),
-        dq_flags={flag.name: int(flag) for flag in dqflags.DQ},
-        dq_counts=dqflags.counts(dq),
-        excluded_pixels=int(np.count_nonzero(dqflags.excluded(dq))),
-        stages=list(stages),
+    """Write an observation's products (:mod:`arielcal.product`) from a pixel-major cube;
+    meta.json gains the product's axes and keys and the metadata of every stage, in order."""
+    smk = current.smk
+    made = product.assemble(
+        cube, dq, n_valid, axis, current.instrument, current.columns, frames_per_bin, smk.input.axis_info
     )
+    product.save_arrays(made, smk.output)
+    current.extra.update(made.meta, stages=list(stages))
 
 
 def _jsonable(value):
