@@ -40,7 +40,7 @@ drop_benchmarks_of_cached_rules()
 rule all:
     default_target: True
     input:
-        collect_targets() + science_targets(),
+        collect_targets() + science_targets() + REPORT_TARGETS,
 
 
 onsuccess:

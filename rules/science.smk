@@ -74,39 +74,11 @@ rule qc_observation:
     input:
         unpack(qc_visit_inputs),
     output:
-        images=report(
-            visit_file("qc/images.png"),
-            caption="../report/qc_images.rst",
-            category="Observations",
-            subcategory="{split} {planet} visit {visit}",
-            labels={
-                "planet": "{planet}",
-                "visit": "{visit}",
-                "figure": "detector images",
-            },
-        ),
-        white=report(
-            visit_file("qc/white_light_curves.png"),
-            caption="../report/qc_white.rst",
-            category="Observations",
-            subcategory="{split} {planet} visit {visit}",
-            labels={
-                "planet": "{planet}",
-                "visit": "{visit}",
-                "figure": "white light curves",
-            },
-        ),
-        spectral=report(
-            visit_file("qc/spectral_light_curves.png"),
-            caption="../report/qc_spectral.rst",
-            category="Observations",
-            subcategory="{split} {planet} visit {visit}",
-            labels={
-                "planet": "{planet}",
-                "visit": "{visit}",
-                "figure": "spectral light curves",
-            },
-        ),
+        # Not in the report (it would grow by ~770 KB per planet): rule qc_worst puts the
+        # figures of the split's worst visits there.
+        images=visit_file("qc/images.png"),
+        white=visit_file("qc/white_light_curves.png"),
+        spectral=visit_file("qc/spectral_light_curves.png"),
     log:
         "logs/qc/{split}/{planet}/{visit}.log",
     benchmark:
@@ -165,6 +137,63 @@ rule qc_split:
         "QC summary {wildcards.split}"
     script:
         "../scripts/qc_split.py"
+
+
+# The report keeps the per-visit figures of only the split's worst visits (report.worst_visits),
+# ranked from qc_observations.csv, so its size does not grow with the number of planets.
+REPORT_WORST_VISITS = config.get("report", {}).get("worst_visits", 5)
+
+
+# Targets of rule all: the worst-visit figures and ranking of every split.
+REPORT_TARGETS = [
+    split_file(name).format(split=s)
+    for s in sorted({o.split for o in OBSERVATIONS} if SCIENCE["extract"] else ())
+    for name in ("qc_worst.csv", "qc_worst")
+]
+
+
+rule qc_worst:
+    input:
+        table=split_file("qc_observations.csv"),
+        images=split_visit_files("qc/images.png"),
+        white=split_visit_files("qc/white_light_curves.png"),
+        spectral=split_visit_files("qc/spectral_light_curves.png"),
+    output:
+        table=report(
+            split_file("qc_worst.csv"),
+            caption="../report/qc_worst_table.rst",
+            category="Observations",
+            subcategory="{split} worst visits",
+            labels={"split": "{split}", "visit": "all", "figure": "ranking"},
+        ),
+        figures=report(
+            directory(split_file("qc_worst")),
+            patterns=["{rank,[0-9]+}_{planet,[^_]+}_{visit,[0-9]+}_{figure}.png"],
+            caption="../report/qc_worst.rst",
+            category="Observations",
+            subcategory="{split} worst visits",
+            labels={
+                "split": "{split}",
+                "visit": "#{rank}: planet {planet} visit {visit}",
+                "figure": "{figure}",
+            },
+        ),
+    log:
+        "logs/qc/{split}.worst.log",
+    benchmark:
+        "benchmarks/qc/{split}.worst.tsv"
+    conda:
+        "../envs/arielcal.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        worst_visits=REPORT_WORST_VISITS,
+    message:
+        "Worst visits {wildcards.split}"
+    script:
+        "../scripts/qc_worst.py"
 
 
 rule recovery:
