@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +131,47 @@ def run_script(name: str, **kwargs) -> FakeSnakemake:
     smk = FakeSnakemake(**kwargs)
     runpy.run_path(str(REPO / "scripts" / f"{name}.py"), init_globals={"snakemake": smk}, run_name="__main__")
     return smk
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=10000",
+)
+
+
+def render_in_chromium(page: Path, scratch: Path):
+    """Open an HTML page in headless Chromium: (visible text after its JavaScript ran, screenshot
+    pixels at 1400x1000). Skips when no Chromium is installed."""
+    import numpy as np
+
+    chromium = next((path for path in map(shutil.which, CHROMIUM_NAMES) if path), None)
+    if chromium is None:
+        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
+
+    def browse(*args):
+        profile = scratch / f"chromium-profile{len(list(scratch.iterdir()))}"
+        profile.mkdir()
+        return subprocess.run(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    dom = browse("--dump-dom").stdout
+    visible = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    visible = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", visible))
+    screenshot = scratch / "chromium-screenshot.png"
+    browse("--window-size=1400,1000", f"--screenshot={screenshot}")
+    assert screenshot.is_file(), "Chromium wrote no screenshot"
+    import matplotlib.pyplot as plt
+
+    return visible, np.asarray(plt.imread(screenshot))[..., :3]

@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import Workflow, default_config, merged, run_script, tiny_simulation
+from conftest import render_in_chromium, Workflow, default_config, merged, run_script, tiny_simulation
 
 pytestmark = pytest.mark.workflow
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=10000",
-)
 FIGURES = ("images", "white_light_curves", "spectral_light_curves")
 COLUMNS = ("split", "planet_id", "visit", "instrument", "pixels", "excluded", "t1_h", "white_depth_ppm", "white_noise_ratio")
 
@@ -100,9 +86,6 @@ def test_qc_worst_ranks_visits_by_their_qc_numbers(tmp_path):
             assert image.width <= 900 and image.mode == "P"
 
 
-def _chromium() -> str | None:
-    return next((path for path in map(shutil.which, CHROMIUM_NAMES) if path), None)
-
 
 def _report(tmp_path_factory, planets: int) -> tuple[Workflow, int]:
     config = merged(default_config(), {"splits": ["train"], "simulation": tiny_simulation(train_planets=planets, test_planets=0)})
@@ -131,31 +114,8 @@ def test_report_of_100_observations_is_small_and_renders(tmp_path_factory, tmp_p
     for name in ("qc_observations.csv", "qc_summary.png", "qc_worst.csv", "recovery.csv", "recovery.png"):
         assert f"filename={name}" in html, name
 
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
-
-    def browse(*args):
-        profile = tmp_path / f"profile{len(list(tmp_path.iterdir()))}"
-        profile.mkdir()
-        return subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, wf.path("report.html").as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-
-    dom = browse("--dump-dom").stdout
-    visible = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
-    visible = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", visible))
+    visible, pixels = render_in_chromium(wf.path("report.html"), tmp_path)
     for text in ("Statistics", "Observations", "Splits", "Injection-recovery", "worst visits"):
         assert text in visible, (text, visible[:2000])
-
-    screenshot = tmp_path / "report.png"
-    browse("--window-size=1400,1000", f"--screenshot={screenshot}")
-    assert screenshot.is_file(), "Chromium wrote no screenshot"
-    import matplotlib.pyplot as plt
-
-    pixels = plt.imread(screenshot)[..., :3]
     assert pixels.shape[:2] == (1000, 1400)
     assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import polars as pl
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, Workflow, default_config, merged, tiny_simulation
+from conftest import render_in_chromium, REPO, SNAKEMAKE, Workflow, default_config, merged, tiny_simulation
 
 pytestmark = pytest.mark.workflow
 
@@ -27,18 +25,6 @@ FRAMES = {"airs_frames": 1200, "fgs1_frames": 14400}
 BINNING = {"AIRS-CH0": 5, "FGS1": 60}
 N_BINS = 120
 CHANNELS = {"AIRS-CH0": 282, "FGS1": 1}
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=10000",
-)
 
 
 def _science_is_wired() -> bool:
@@ -169,9 +155,6 @@ def test_qc_figures_and_observation_table(science):
             assert row["excluded"] == meta["excluded_pixels"] and row["dead"] == meta["dq_counts"]["DEAD"]
 
 
-def _chromium() -> str | None:
-    return next((path for path in map(shutil.which, CHROMIUM_NAMES) if path), None)
-
 
 def test_html_report_renders_in_headless_chromium(science, tmp_path):
     report = science.path("report.html")
@@ -179,34 +162,11 @@ def test_html_report_renders_in_headless_chromium(science, tmp_path):
     html = report.read_text()
     for name in ("images.png", "white_light_curves.png", "spectral_light_curves.png", "qc_summary.png", "qc_observations.csv", "recovery.png", "recovery.csv"):
         assert name in html, name
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
-
-    def browse(*args):
-        profile = tmp_path / f"profile{len(list(tmp_path.iterdir()))}"
-        profile.mkdir()
-        return subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, report.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-
-    dom = browse("--dump-dom").stdout
-    visible = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
-    visible = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", visible))
+    visible, pixels = render_in_chromium(report, tmp_path)
     # Rendered by the report's JavaScript (absent from the static page): the menu and the
     # workflow description (report/workflow.rst).
     for text in ("Statistics", "Injection-recovery", "Observations", "Splits", "per-pixel variance"):
         assert text in visible, (text, visible[:2000])
-
-    screenshot = tmp_path / "report.png"
-    browse("--window-size=1400,1000", f"--screenshot={screenshot}")
-    assert screenshot.is_file(), "Chromium wrote no screenshot"
-    import matplotlib.pyplot as plt
-
-    pixels = plt.imread(screenshot)[..., :3]
     assert pixels.shape[:2] == (1000, 1400)
     assert pixels.std() > 0.05 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50
 
