@@ -24,8 +24,6 @@ rule adc:
     priority: 1
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
@@ -33,8 +31,8 @@ rule adc:
         columns=columns_of,
     message:
         "ADC inversion {wildcards}"
-    script:
-        "../scripts/adc.py"
+    run:
+        in_process("adc", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule mask:
@@ -52,8 +50,6 @@ rule mask:
     priority: 2
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=500,
@@ -66,8 +62,8 @@ rule mask:
         dead=config["bad_pixels"]["dead"],
     message:
         "Bad-pixel map {wildcards}"
-    script:
-        "../scripts/mask.py"
+    run:
+        in_process("mask", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule linearity:
@@ -85,8 +81,6 @@ rule linearity:
     priority: 3
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
@@ -94,8 +88,8 @@ rule linearity:
         columns=columns_of,
     message:
         "Non-linearity correction {wildcards}"
-    script:
-        "../scripts/linearity.py"
+    run:
+        in_process("linearity", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule dark:
@@ -114,8 +108,6 @@ rule dark:
     priority: 4
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
@@ -124,8 +116,8 @@ rule dark:
         second_read_extra_s=config["integration_time"]["second_read_extra_s"],
     message:
         "Dark subtraction {wildcards}"
-    script:
-        "../scripts/dark.py"
+    run:
+        in_process("dark", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule cds:
@@ -142,15 +134,13 @@ rule cds:
     priority: 5
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
     message:
         "Correlated double sampling {wildcards}"
-    script:
-        "../scripts/cds.py"
+    run:
+        in_process("cds", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule bin:
@@ -167,8 +157,6 @@ rule bin:
     priority: 6
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
@@ -176,8 +164,8 @@ rule bin:
         frames_per_bin=frames_per_bin,
     message:
         "Time binning {wildcards}"
-    script:
-        "../scripts/bin.py"
+    run:
+        in_process("bin", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule flat:
@@ -195,8 +183,6 @@ rule flat:
     priority: 7
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         **CUBE_RESOURCES,
@@ -204,8 +190,8 @@ rule flat:
         columns=columns_of,
     message:
         "Flat field {wildcards}"
-    script:
-        "../scripts/flat.py"
+    run:
+        in_process("flat", input, output, params, wildcards, threads, resources, log, rule)
 
 
 # The observation product: the last stage's cube in the notebook's layout, DQ and metadata.
@@ -226,8 +212,6 @@ rule product:
     priority: 8
     group:
         OBSERVATION_GROUP
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -237,5 +221,5 @@ rule product:
         frames_per_bin=frames_per_bin,
     message:
         "Product {wildcards}"
-    script:
-        "../scripts/product.py"
+    run:
+        in_process("product", input, output, params, wildcards, threads, resources, log, rule)

@@ -18,8 +18,6 @@ rule stack:
     benchmark:
         "benchmarks/stack/{split}/{instrument}.tsv"
     cache: OUTPUT_CACHE
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -28,8 +26,8 @@ rule stack:
         slots=split_slots,
     message:
         "Stack {wildcards.split} {wildcards.instrument}"
-    script:
-        "../scripts/stack.py"
+    run:
+        in_process("stack", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule observations_table:
@@ -39,14 +37,12 @@ rule observations_table:
         "logs/observations/{split}.log",
     benchmark:
         "benchmarks/observations/{split}.tsv"
-    conda:
-        "../envs/arielcal.yaml"
     params:
         rows=split_observations,
     message:
         "Row order of the {wildcards.split} stacks"
-    script:
-        "../scripts/observations.py"
+    run:
+        in_process("observations", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule reject_observation:
@@ -56,11 +52,9 @@ rule reject_observation:
         paths.log("reject"),
     benchmark:
         paths.benchmark("reject")
-    conda:
-        "../envs/arielcal.yaml"
     params:
         reason=rejection_reason,
     message:
         "Rejected {wildcards}: {params.reason}"
-    script:
-        "../scripts/reject.py"
+    run:
+        in_process("reject", input, output, params, wildcards, threads, resources, log, rule)

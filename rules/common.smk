@@ -31,6 +31,17 @@ def job_function(func):
     return func
 
 
+SCRIPTS = os.path.join(workflow.basedir, "scripts")
+
+
+def in_process(script, input, output, params, wildcards, threads, resources, log, rule):
+    """Run scripts/<script>.py in this process (arielcal.jobs): no interpreter per job."""
+    from arielcal import jobs
+
+    job = jobs.Job(input, output, params, wildcards, threads, resources, log, rule)
+    jobs.run_script(os.path.join(SCRIPTS, f"{script}.py"), job)
+
+
 RESULTS = "results"
 STAGES = ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
 # mask only adds to the DQ map; every other stage transforms the cube.

@@ -18,8 +18,6 @@ rule fused:
     benchmark:
         paths.benchmark("fused")
     cache: OUTPUT_CACHE
-    conda:
-        "../envs/arielcal.yaml"
     # One thread: the kernel takes ~0.1 s of a ~1.3 s job (the rest is start-up and reading), so
     # concurrent single-threaded jobs beat threaded ones (bench/results/latest.md).
     threads: 1
@@ -37,5 +35,5 @@ rule fused:
         dead=config["bad_pixels"]["dead"],
     message:
         "Fused calibration {wildcards}"
-    script:
-        "../scripts/fused.py"
+    run:
+        in_process("fused", input, output, params, wildcards, threads, resources, log, rule)

@@ -27,8 +27,6 @@ rule extract:
         paths.log("extract"),
     benchmark:
         paths.benchmark("extract")
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -38,8 +36,8 @@ rule extract:
         background_outside=science_setting("background_outside"),
     message:
         "Variance and light curves {wildcards}"
-    script:
-        "../scripts/extract.py"
+    run:
+        in_process("extract", input, output, params, wildcards, threads, resources, log, rule)
 
 
 # One transit window per planet visit, fitted to the white light curves of all its
@@ -54,8 +52,6 @@ rule transit:
         "logs/transit/{split}/{planet}/{visit}.log",
     benchmark:
         "benchmarks/transit/{split}/{planet}/{visit}.tsv"
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -66,8 +62,8 @@ rule transit:
         baseline_degree=SCIENCE["depth"]["baseline_degree"],
     message:
         "Transit window and depths {wildcards}"
-    script:
-        "../scripts/extract.py"
+    run:
+        in_process("extract", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule qc_observation:
@@ -83,8 +79,6 @@ rule qc_observation:
         "logs/qc/{split}/{planet}/{visit}.log",
     benchmark:
         "benchmarks/qc/{split}/{planet}/{visit}.tsv"
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -95,8 +89,8 @@ rule qc_observation:
         background_outside=SCIENCE["background_outside"],
     message:
         "QC figures {wildcards}"
-    script:
-        "../scripts/qc_observation.py"
+    run:
+        in_process("qc_observation", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule qc_split:
@@ -124,8 +118,6 @@ rule qc_split:
         "logs/qc/{split}.log",
     benchmark:
         "benchmarks/qc/{split}.tsv"
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -135,8 +127,8 @@ rule qc_split:
         visits=split_visit_keys,
     message:
         "QC summary {wildcards.split}"
-    script:
-        "../scripts/qc_split.py"
+    run:
+        in_process("qc_split", input, output, params, wildcards, threads, resources, log, rule)
 
 
 # The report keeps the per-visit figures of only the split's worst visits (report.worst_visits),
@@ -182,8 +174,6 @@ rule qc_worst:
         "logs/qc/{split}.worst.log",
     benchmark:
         "benchmarks/qc/{split}.worst.tsv"
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -192,8 +182,8 @@ rule qc_worst:
         worst_visits=REPORT_WORST_VISITS,
     message:
         "Worst visits {wildcards.split}"
-    script:
-        "../scripts/qc_worst.py"
+    run:
+        in_process("qc_worst", input, output, params, wildcards, threads, resources, log, rule)
 
 
 rule recovery:
@@ -221,8 +211,6 @@ rule recovery:
         "logs/recovery/{split}.log",
     benchmark:
         "benchmarks/recovery/{split}.tsv"
-    conda:
-        "../envs/arielcal.yaml"
     threads: 1
     resources:
         mem_mb=1500,
@@ -231,5 +219,5 @@ rule recovery:
         visits=split_visit_keys,
     message:
         "Injection-recovery {wildcards.split}"
-    script:
-        "../scripts/recovery.py"
+    run:
+        in_process("recovery", input, output, params, wildcards, threads, resources, log, rule)

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import platform
-import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from importlib import metadata
@@ -174,22 +174,41 @@ def step(smk, stage: str) -> Iterator[Step]:
     Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(smk.log[0], mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler, logging.StreamHandler(sys.stderr)], force=True)
+    # Jobs may run as threads of one process (arielcal.jobs): each log takes its own thread's records.
+    handler.addFilter(_ThreadFilter())
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
     current = Step(smk, stage)
-    log.info("%s %s", stage, dict(smk.wildcards.items()))
     try:
-        yield current
-        if "meta" in current.smk.output.keys():
-            current.write_meta()
-    except (InputError, Rejected) as exc:
-        log.error("%s failed: %s", stage, exc)
-        _record_failure(failure, stage, smk.wildcards, str(exc))
-        raise SystemExit(f"arielcal {stage}: {exc}") from None
-    except Exception as exc:
-        _record_failure(failure, stage, smk.wildcards, f"{type(exc).__name__}: {exc}")
-        raise
-    failure.unlink(missing_ok=True)
-    log.info("%s done in %.2f s", stage, time.perf_counter() - current._started)
+        log.info("%s %s", stage, dict(smk.wildcards.items()))
+        try:
+            yield current
+            if "meta" in current.smk.output.keys():
+                current.write_meta()
+        except (InputError, Rejected) as exc:
+            log.error("%s failed: %s", stage, exc)
+            _record_failure(failure, stage, smk.wildcards, str(exc))
+            raise SystemExit(f"arielcal {stage}: {exc}") from None
+        except Exception as exc:
+            log.exception("%s failed", stage)
+            _record_failure(failure, stage, smk.wildcards, f"{type(exc).__name__}: {exc}")
+            raise
+        failure.unlink(missing_ok=True)
+        log.info("%s done in %.2f s", stage, time.perf_counter() - current._started)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+class _ThreadFilter(logging.Filter):
+    """Pass the records of the thread that created the filter."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.thread
 
 
 def write_product(
