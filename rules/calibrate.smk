@@ -32,7 +32,9 @@ rule adc:
     message:
         "ADC inversion {wildcards}"
     run:
-        in_process("adc", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "adc", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule mask:
@@ -63,7 +65,9 @@ rule mask:
     message:
         "Bad-pixel map {wildcards}"
     run:
-        in_process("mask", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "mask", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule linearity:
@@ -89,7 +93,9 @@ rule linearity:
     message:
         "Non-linearity correction {wildcards}"
     run:
-        in_process("linearity", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "linearity", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule dark:
@@ -117,7 +123,9 @@ rule dark:
     message:
         "Dark subtraction {wildcards}"
     run:
-        in_process("dark", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "dark", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule cds:
@@ -140,7 +148,9 @@ rule cds:
     message:
         "Correlated double sampling {wildcards}"
     run:
-        in_process("cds", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "cds", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule bin:
@@ -165,7 +175,9 @@ rule bin:
     message:
         "Time binning {wildcards}"
     run:
-        in_process("bin", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "bin", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule flat:
@@ -191,7 +203,9 @@ rule flat:
     message:
         "Flat field {wildcards}"
     run:
-        in_process("flat", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "flat", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 # The observation product: the last stage's cube in the notebook's layout, DQ and metadata.
@@ -222,4 +236,6 @@ rule product:
     message:
         "Product {wildcards}"
     run:
-        in_process("product", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "product", input, output, params, wildcards, threads, resources, log, rule
+        )

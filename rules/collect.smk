@@ -27,7 +27,9 @@ rule stack:
     message:
         "Stack {wildcards.split} {wildcards.instrument}"
     run:
-        in_process("stack", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "stack", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule observations_table:
@@ -42,7 +44,17 @@ rule observations_table:
     message:
         "Row order of the {wildcards.split} stacks"
     run:
-        in_process("observations", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "observations",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
+        )
 
 
 rule reject_observation:
@@ -57,4 +69,6 @@ rule reject_observation:
     message:
         "Rejected {wildcards}: {params.reason}"
     run:
-        in_process("reject", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "reject", input, output, params, wildcards, threads, resources, log, rule
+        )

@@ -36,4 +36,6 @@ rule fused:
     message:
         "Fused calibration {wildcards}"
     run:
-        in_process("fused", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "fused", input, output, params, wildcards, threads, resources, log, rule
+        )

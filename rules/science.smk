@@ -37,7 +37,9 @@ rule extract:
     message:
         "Variance and light curves {wildcards}"
     run:
-        in_process("extract", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "extract", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 # One transit window per planet visit, fitted to the white light curves of all its
@@ -63,7 +65,9 @@ rule transit:
     message:
         "Transit window and depths {wildcards}"
     run:
-        in_process("extract", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "extract", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule qc_observation:
@@ -90,7 +94,17 @@ rule qc_observation:
     message:
         "QC figures {wildcards}"
     run:
-        in_process("qc_observation", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "qc_observation",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
+        )
 
 
 rule qc_split:
@@ -128,7 +142,9 @@ rule qc_split:
     message:
         "QC summary {wildcards.split}"
     run:
-        in_process("qc_split", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "qc_split", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 # The report keeps the per-visit figures of only the split's worst visits (report.worst_visits),
@@ -183,7 +199,9 @@ rule qc_worst:
     message:
         "Worst visits {wildcards.split}"
     run:
-        in_process("qc_worst", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "qc_worst", input, output, params, wildcards, threads, resources, log, rule
+        )
 
 
 rule recovery:
@@ -220,4 +238,6 @@ rule recovery:
     message:
         "Injection-recovery {wildcards.split}"
     run:
-        in_process("recovery", input, output, params, wildcards, threads, resources, log, rule)
+        in_process(
+            "recovery", input, output, params, wildcards, threads, resources, log, rule
+        )
