@@ -94,7 +94,15 @@ rule linearity:
         "Non-linearity correction {wildcards}"
     run:
         in_process(
-            "linearity", input, output, params, wildcards, threads, resources, log, rule
+            "linearity",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )
 
 
@@ -237,5 +245,13 @@ rule product:
         "Product {wildcards}"
     run:
         in_process(
-            "product", input, output, params, wildcards, threads, resources, log, rule
+            "product",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )

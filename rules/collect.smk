@@ -70,5 +70,13 @@ rule reject_observation:
         "Rejected {wildcards}: {params.reason}"
     run:
         in_process(
-            "reject", input, output, params, wildcards, threads, resources, log, rule
+            "reject",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )

@@ -2,7 +2,7 @@ import inspect
 import os
 
 from arielcal import config as arielcal_config
-from arielcal import layout, paths, simulate, validate
+from arielcal import layout, paths, science_io, simulate, validate
 from arielcal.formats import CALIBRATION_MAPS
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
@@ -280,6 +280,7 @@ SCIENCE = {
     for key, default in SCIENCE_DEFAULTS.items()
 }
 QC_VISIT_FIGURES = ("images.png", "white_light_curves.png", "spectral_light_curves.png")
+ALL_VISIT_FIGURES = config.get("report", {}).get("all_visit_figures", False)
 SIMULATION_TRUTH = (
     os.path.join(DATA_DIR, simulate.TRUTH_FILE) if SIMULATION is not None else None
 )
@@ -292,7 +293,7 @@ def science_file(name):
 
 def visit_file(name):
     """A per-visit file (every instrument of one planet visit)."""
-    return f"{RESULTS}/{{split}}/{{planet}}/{{visit}}/{name}"
+    return paths.visit(RESULTS, name)
 
 
 def split_file(name):
@@ -344,29 +345,41 @@ def transit_inputs(wildcards):
     )
 
 
-@job_function
-def qc_visit_inputs(wildcards):
-    """Product, light curves and raw signal per instrument, and the visit's transit fit."""
-    files = _observation_inputs(
-        wildcards,
-        (
-            "calibrated.npy",
-            "dq.npy",
-            "meta.json",
-            "spectral.npy",
-            "white.npy",
-            "light_curves.json",
-        ),
-    )
-    for o in _visit_observations(wildcards):
-        files[f"{o.instrument.replace('-', '_')}_signal"] = str(
-            layout.signal_file(
-                DATA_DIR, EDITION, o.split, o.planet_id, o.visit, o.instrument
+def _qc_figure_inputs(observations, visits):
+    """What the per-visit figures read, named by science_io.figure_input: VISIT_FIGURE_FILES
+    and the raw signal per observation, transit.json and depths.csv per visit."""
+    files = {}
+    for o in observations:
+        for name in science_io.VISIT_FIGURE_FILES:
+            key = science_io.figure_input(o.planet_id, o.visit, name, o.instrument)
+            files[key] = science_file(name).format(**o.wildcards)
+        files[science_io.figure_input(o.planet_id, o.visit, "signal", o.instrument)] = (
+            str(
+                layout.signal_file(
+                    DATA_DIR, EDITION, o.split, o.planet_id, o.visit, o.instrument
+                )
             )
         )
-    files["transit"] = visit_file("transit.json").format(**wildcards)
-    files["depths"] = visit_file("depths.csv").format(**wildcards)
+    for s, p, v in visits:
+        for name in ("transit.json", "depths.csv"):
+            key = science_io.figure_input(p, v, name)
+            files[key] = visit_file(name).format(split=s, planet=p, visit=v)
     return files
+
+
+@job_function
+def qc_visit_inputs(wildcards):
+    return _qc_figure_inputs(
+        _visit_observations(wildcards),
+        [(wildcards.split, wildcards.planet, wildcards.visit)],
+    )
+
+
+@job_function
+def qc_split_visit_inputs(wildcards):
+    return _qc_figure_inputs(
+        _split_observations_of(wildcards), _split_visits_of(wildcards)
+    )
 
 
 def _split_observations_of(wildcards):
@@ -440,7 +453,7 @@ def science_targets():
         + observation_products("light_curves.parquet")
         + [
             visit_file(f"qc/{name}").format(split=s, planet=p, visit=v)
-            for s, p, v in visits
+            for s, p, v in (visits if ALL_VISIT_FIGURES else ())
             for name in QC_VISIT_FIGURES
         ]
         + [

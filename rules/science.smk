@@ -38,7 +38,15 @@ rule extract:
         "Variance and light curves {wildcards}"
     run:
         in_process(
-            "extract", input, output, params, wildcards, threads, resources, log, rule
+            "extract",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )
 
 
@@ -66,19 +74,28 @@ rule transit:
         "Transit window and depths {wildcards}"
     run:
         in_process(
-            "extract", input, output, params, wildcards, threads, resources, log, rule
+            "extract",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )
 
 
+# Per-visit QC figures of every visit only with report.all_visit_figures: true (a matplotlib
+# figure costs ~0.3 s; rule qc_worst draws those of the split's worst visits in any case).
 rule qc_observation:
     input:
         unpack(qc_visit_inputs),
     output:
-        # Not in the report (it would grow by ~770 KB per planet): rule qc_worst puts the
-        # figures of the split's worst visits there.
-        images=visit_file("qc/images.png"),
-        white=visit_file("qc/white_light_curves.png"),
-        spectral=visit_file("qc/spectral_light_curves.png"),
+        **{
+            name: visit_file(f"qc/{name}.png")
+            for name in ("images", "white_light_curves", "spectral_light_curves")
+        },
     log:
         "logs/qc/{split}/{planet}/{visit}.log",
     benchmark:
@@ -89,8 +106,6 @@ rule qc_observation:
         runtime=10,
     params:
         instruments=visit_instruments,
-        aperture=SCIENCE["aperture"],
-        background_outside=SCIENCE["background_outside"],
     message:
         "QC figures {wildcards}"
     run:
@@ -143,7 +158,15 @@ rule qc_split:
         "QC summary {wildcards.split}"
     run:
         in_process(
-            "qc_split", input, output, params, wildcards, threads, resources, log, rule
+            "qc_split",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )
 
 
@@ -162,10 +185,8 @@ REPORT_TARGETS = [
 
 rule qc_worst:
     input:
+        unpack(qc_split_visit_inputs),
         table=split_file("qc_observations.csv"),
-        images=split_visit_files("qc/images.png"),
-        white=split_visit_files("qc/white_light_curves.png"),
-        spectral=split_visit_files("qc/spectral_light_curves.png"),
     output:
         table=report(
             split_file("qc_worst.csv"),
@@ -200,7 +221,15 @@ rule qc_worst:
         "Worst visits {wildcards.split}"
     run:
         in_process(
-            "qc_worst", input, output, params, wildcards, threads, resources, log, rule
+            "qc_worst",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )
 
 
@@ -239,5 +268,13 @@ rule recovery:
         "Injection-recovery {wildcards.split}"
     run:
         in_process(
-            "recovery", input, output, params, wildcards, threads, resources, log, rule
+            "recovery",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )

@@ -5,14 +5,10 @@ from arielcal import threads
 
 threads.limit(snakemake.threads)
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: jobs may share a process (arielcal.jobs)
 import numpy as np
 
-from arielcal import formats, workflow
+from arielcal import formats, qc, workflow
 
 FLAGS = ("DO_NOT_USE", "DEAD", "HOT", "SATURATED", "AD_FLOOR", "NO_FLAT_FIELD", "NO_LIN_CORR")
 MAX_CURVES = 24
@@ -58,7 +54,8 @@ with workflow.step(snakemake, "qc_split") as step:
     formats.write_csv(snakemake.output.table, rows)
 
     split = snakemake.wildcards.split
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig = Figure(figsize=(16, 4.5))
+    axes = fig.subplots(1, 3)
     index = np.arange(len(keys))
     colours = ["C0" if instrument == "AIRS-CH0" else "C1" for instrument in rows["instrument"]]
     fraction = np.array(rows["excluded"]) / np.maximum(np.array(rows["pixels"]), 1)
@@ -77,7 +74,5 @@ with workflow.step(snakemake, "qc_split") as step:
         ax.title.set_fontsize(9)
     fig.suptitle(f"{split}: {len(transits)} planet visits, {len(keys)} observations")
     fig.tight_layout()
-    with formats.atomic_path(snakemake.output.figure) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    qc.save_png(fig, snakemake.output.figure, dpi=110)
     workflow.log.info("%d observations", len(keys))

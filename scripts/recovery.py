@@ -11,55 +11,22 @@ from arielcal import threads
 
 threads.limit(snakemake.threads)
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure  # not pyplot: jobs may share a process (arielcal.jobs)
 import numpy as np
 import polars as pl
 
-from arielcal import formats, science, workflow
-from arielcal.errors import InputError
+from arielcal import formats, qc, science, science_io, workflow
 
 MAX_SPECTRA = 4
 
 
-FLOATS = {name: pl.Float64 for name in ("wavelength_um", "depth", "sigma", "noise_ratio")}
-
-
-def read_truth(paths, split):
-    """{planet_id: (depths by label index 1.., contact times (4,) or None)}."""
-    if not paths:
-        return {}
-    path = paths[0]
-    try:
-        table = pl.read_csv(path, infer_schema_length=None)
-    except Exception as exc:
-        raise InputError(path, "a readable truth/labels csv", f"{type(exc).__name__}: {exc}") from exc
-    if "split" in table.columns:
-        table = table.filter(pl.col("split") == split)
-    labels = sorted((c for c in table.columns if c.startswith("wl_")), key=lambda c: int(c[3:]))
-    if "planet_id" not in table.columns or not labels:
-        raise InputError(path, "columns planet_id, wl_1..", f"columns {table.columns[:5]}")
-    contacts = [f"t{i}_h" for i in range(1, 5)]
-    truth = {}
-    for row in table.iter_rows(named=True):
-        depths = np.full(max(int(c[3:]) for c in labels) + 1, np.nan)
-        for c in labels:
-            depths[int(c[3:])] = row[c]
-        times = np.array([row[c] for c in contacts]) if all(c in row for c in contacts) else None
-        truth[int(float(row["planet_id"]))] = (depths, times)
-    return truth
-
-
 with workflow.step(snakemake, "recovery") as step:
     split = snakemake.wildcards.split
-    truth = read_truth(list(snakemake.input.truth), split)
+    truth = science_io.read_truth(list(snakemake.input.truth), split)
     frames = []
     contact_errors = []
     for (obs_split, planet, visit), depth_path, transit_path in zip(snakemake.params.visits, snakemake.input.depths, snakemake.input.transit):
-        table = pl.read_csv(depth_path, schema_overrides=FLOATS)
+        table = science_io.read_depths(depth_path)
         known = truth.get(int(planet))
         label = table["label"].to_numpy()
         if known is None:
@@ -106,7 +73,7 @@ with workflow.step(snakemake, "recovery") as step:
         workflow.log.info("%s %s: %s", split, instrument, stats)
     formats.write_csv(snakemake.output.summary, summary)
 
-    fig = plt.figure(figsize=(15, 8))
+    fig = Figure(figsize=(15, 8))
     grid = fig.add_gridspec(2, 3)
     spectra = fig.add_subplot(grid[0, :])
     airs = depths.filter(pl.col("instrument") == "AIRS-CH0")
@@ -145,6 +112,4 @@ with workflow.step(snakemake, "recovery") as step:
     lines.append("(Gaussian z: median |z| 0.674, chi2/dof 1)" if z.size else "no truth available for this split")
     text.text(0, 0.9, "\n".join(lines), family="monospace", fontsize=9, va="top")
     fig.tight_layout()
-    with formats.atomic_path(snakemake.output.figure) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    qc.save_png(fig, snakemake.output.figure, dpi=110)

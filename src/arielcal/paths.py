@@ -41,6 +41,11 @@ def product(results: str, name: str) -> str:
     return product_prefix(results) + name
 
 
+def visit(results: str, name: str) -> str:
+    """Per planet visit (every instrument of it): transit.json, depths.csv, qc/<figure>.png."""
+    return f"{results}/{{split}}/{{planet}}/{{visit}}/{name}"
+
+
 def stacked(results: str) -> str:
     return f"{results}/{{split}}/{{instrument}}.npy"
 

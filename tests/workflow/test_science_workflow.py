@@ -143,9 +143,11 @@ def test_injected_depths_are_recovered_within_the_propagated_sigma(science):
 
 
 def test_qc_figures_and_observation_table(science):
-    for png in science.path("results").glob("*/*/*/qc/*.png"):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, png
-    assert len(list(science.path("results").glob("*/*/*/qc/*.png"))) == 2 * 3
+    # By default only the worst visits' figures are drawn (every visit here: one per split).
+    assert not list(science.path("results").glob("*/*/*/qc/*.png"))
+    for png in science.path("results").glob("*/qc_worst/*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, png
+    assert len(list(science.path("results").glob("*/qc_worst/*.png"))) == 2 * 3
     for split in ("train", "test"):
         assert science.path("results", split, "qc_summary.png").stat().st_size > 20_000
         table = pl.read_csv(science.path("results", split, "qc_observations.csv"))
@@ -178,6 +180,12 @@ def test_science_switch_removes_the_targets(science, tmp_path):
     wf = ScienceWorkflow(tmp_path / "off", merged(science.config, {"science": {"extract": False}}))
     out = wf.run("-n", "--quiet", "rules").stdout
     assert not {"variance", "extract", "transit", "qc_observation", "qc_split", "recovery"} & set(out.replace(",", " ").split())
+
+
+def test_every_visits_figures_on_request(science, tmp_path):
+    wf = ScienceWorkflow(tmp_path / "all", merged(science.config, {"report": {"all_visit_figures": True}}))
+    assert "qc_observation" in wf.run("-n", "--quiet", "rules").stdout
+    assert "qc_observation" not in science.run("-n", "--quiet", "rules", "--forceall").stdout
 
 
 def test_rerun_is_a_no_op(science):
