@@ -1,17 +1,11 @@
-import inspect
 import os
 
 from arielcal import config as arielcal_config
-from arielcal import layout, paths, science_io, simulate, validate
+from arielcal import layout, paths, science_io, simulate, snakemake_shim, validate
 from arielcal.formats import CALIBRATION_MAPS
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 from snakemake.logging import logger
-
-try:
-    from snakemake.common import overwrite_function_params
-except ImportError:  # a Snakemake without the hook: signatures inspected at every call
-    overwrite_function_params = None
 
 arielcal_config.normalize(config)
 arielcal_config.validate(
@@ -20,15 +14,9 @@ arielcal_config.validate(
     schema=arielcal_config.load_schema(workflow.source_path("../config/schema.yaml")),
 )
 
-
-def job_function(func):
-    """Mark an input, params or unpack function of a rule. Snakemake inspects the signature
-    of such a function twice at every call, i.e. in every job (about 2 s of the 1100-planet
-    dry run); this hands it the signature once, through the hook Snakemake's own wrappers
-    (snakemake.ioutils) use."""
-    if overwrite_function_params is not None:
-        overwrite_function_params(func, inspect.signature(func).parameters)
-    return func
+# Input, params and unpack functions: their signature handed to Snakemake once (no per-job
+# inspection, arielcal.snakemake_shim).
+job_function = snakemake_shim.fixed_signature
 
 
 SCRIPTS = os.path.join(workflow.basedir, "scripts")
@@ -117,13 +105,11 @@ OUTPUT_CACHE = "omit-software" if config["output_cache"] else False
 
 
 def drop_benchmarks_of_cached_rules():
-    """Snakemake refuses cache-eligible rules with a benchmark and has no syntax for an
-    optional one, so the benchmark is removed after the rules are defined (before its
-    cache check runs). Relies on Rule._benchmark, hence the snakemake<10 pin."""
+    """Cache-eligible rules lose their benchmark (Snakemake refuses both; arielcal.snakemake_shim)."""
     if OUTPUT_CACHE:
         for candidate in workflow.rules:
             if candidate.cache:
-                candidate._benchmark = None
+                snakemake_shim.drop_benchmark(candidate)
 
 
 # On a cluster, the stage chain of one observation runs as one job (see slurm/config.yaml).

@@ -51,7 +51,7 @@ rule extract:
 
 
 # One transit window per planet visit, fitted to the white light curves of all its
-# instruments at once; then the depth of every channel. Same adapter as extract.
+# instruments at once; then the depth of every channel.
 rule transit:
     input:
         unpack(transit_inputs),
@@ -74,7 +74,7 @@ rule transit:
         "Transit window and depths {wildcards}"
     run:
         in_process(
-            "extract",
+            "transit",
             input,
             output,
             params,

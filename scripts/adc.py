@@ -1,9 +1,5 @@
 """ADC inversion: raw uint16 parquet -> float32 cube, value = raw / gain + offset (AIRS cut to its science columns)."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, workflow
 
 with workflow.step(snakemake, "adc") as step:

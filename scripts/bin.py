@@ -1,9 +1,5 @@
 """Time binning: N consecutive CDS frames per bin (trailing frames dropped), with a count of valid frames."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, formats, observation, workflow
 
 with workflow.step(snakemake, "bin") as step:

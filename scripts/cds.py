@@ -1,9 +1,5 @@
 """Correlated double sampling: second minus first read of each pair."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, formats, workflow
 
 with workflow.step(snakemake, "cds") as step:

@@ -1,9 +1,5 @@
 """Dark subtraction: dark current map times the integration time of each frame."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, formats, observation, workflow
 
 with workflow.step(snakemake, "dark") as step:

@@ -1,9 +1,5 @@
 """Flat field: divide by the flat; dead pixels and unusable flats (NaN, <= 0) are flagged, not divided."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, formats, workflow
 
 with workflow.step(snakemake, "flat") as step:

@@ -1,9 +1,5 @@
 """Fused mode: every enabled stage of one observation in memory, straight to the products."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import observation, pipeline, workflow
 
 with workflow.step(snakemake, "fused") as step:

@@ -1,9 +1,5 @@
 """Non-linearity correction: the per-pixel polynomial of linear_corr; unusable coefficients fall back to identity."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, formats, workflow
 
 with workflow.step(snakemake, "linearity") as step:

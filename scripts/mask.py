@@ -1,9 +1,5 @@
 """Bad-pixel DQ map: dead pixels from dead.parquet, hot pixels by sigma-clipping the (cut) dark."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import calib, workflow
 
 with workflow.step(snakemake, "mask") as step:

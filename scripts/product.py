@@ -1,9 +1,5 @@
 """Observation product from the last stage: the notebook's layout (time, column, row), DQ, metadata."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from arielcal import formats, workflow
 
 with workflow.step(snakemake, "product") as step:

@@ -1,10 +1,6 @@
 """Per-split QC: a table of every observation (flagged-pixel counts from the product metadata,
 the visit's transit window, white-light-curve depth and noise) and a summary figure."""
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from matplotlib.figure import Figure  # not pyplot: jobs may share a process (arielcal.jobs)
 import numpy as np
 

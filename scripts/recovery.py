@@ -7,10 +7,6 @@ detected contact time, one window per visit) and
 recovery.png.
 """
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 from matplotlib.figure import Figure  # not pyplot: jobs may share a process (arielcal.jobs)
 import numpy as np
 import polars as pl

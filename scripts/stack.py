@@ -4,10 +4,6 @@ An observation whose instrument has no signal file gets a NaN slab, so the rows 
 instruments stay aligned.
 """
 
-from arielcal import threads
-
-threads.limit(snakemake.threads)
-
 import numpy as np
 
 from arielcal import formats, workflow

@@ -19,13 +19,15 @@ class Instrument:
     """Time from reset to the second (long) read."""
     default_bin: int
     """CDS frames per time bin in the organisers' notebook."""
+    per_column_channels: bool = False
+    """A spectrometer: one spectral channel per detector column (else one channel, a photometer)."""
 
     @property
     def pixels(self) -> int:
         return self.rows * self.cols
 
 
-AIRS = Instrument("AIRS-CH0", 32, 356, 11250, 4.8, 0.1, 4.6, 30)
+AIRS = Instrument("AIRS-CH0", 32, 356, 11250, 4.8, 0.1, 4.6, 30, per_column_channels=True)
 FGS1 = Instrument("FGS1", 32, 32, 135000, 0.4, 0.1, 0.2, 360)
 
 INSTRUMENTS: dict[str, Instrument] = {AIRS.name: AIRS, FGS1.name: FGS1}

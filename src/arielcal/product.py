@@ -112,3 +112,9 @@ def open_product(directory) -> Product:
         wavelength_um=None if wavelength is None else np.asarray(wavelength, dtype=np.float64),
         meta=meta,
     )
+
+
+def flat_divisor(dq: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """The flat each pixel of a product was divided by, (column, row): ``flat`` (a (column, row)
+    map) where the flat stage applied it, 1 where it skipped the pixel (DQ NO_FLAT_FIELD)."""
+    return np.where((np.asarray(dq) & dqflags.DQ.NO_FLAT_FIELD) != 0, 1.0, flat)

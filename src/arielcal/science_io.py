@@ -1,6 +1,5 @@
-"""Reading the science layer's files: light curves, transit fits, depth tables, the truth.
-
-Each reader names the file in its error. Writing stays with the rule that owns the file.
+"""The science layer's files: light curves (written and read), transit fits, depth tables, the
+truth, and the data of the QC figures. Each reader names the file in its error.
 """
 
 from __future__ import annotations
@@ -123,3 +122,63 @@ def visit_view_of_inputs(inputs, split: str, planet, visit, instruments: Sequenc
     }
     transit, depths = (inputs[figure_input(planet, visit, name)] for name in ("transit.json", "depths.csv"))
     return visit_view(f"{split} planet {planet} visit {visit}", observations, transit, depths)
+
+
+LIGHT_CURVE_AXES = {"spectral.npy": ["flux|variance", "time", "channel"], "white.npy": ["flux|variance", "time"]}
+LIGHT_CURVE_UNITS = "e- per time bin (sums of CDS frames), background subtracted, scaled to the full aperture"
+
+
+def write_light_curves(outputs, oc, time_h: np.ndarray, wavelength_um: np.ndarray | None, aperture, background_outside) -> dict:
+    """Write spectral.npy (2, time, channel), white.npy (2, time) and light_curves.parquet (a long
+    table) of :class:`arielcal.science.ObservationCurves`; returns light_curves.json's keys."""
+    lc = oc.curves
+    per_column = bool(oc.detector_columns[0] >= 0)  # AIRS: one channel per detector column
+    n_times, n_channels = lc.flux.shape
+    wavelengths = np.full(n_channels, np.nan) if wavelength_um is None else np.asarray(wavelength_um, dtype=np.float64)
+    formats.save_npy(outputs.spectral, np.stack([lc.flux, lc.variance]))
+    formats.save_npy(outputs.white, np.stack([oc.white_flux, oc.white_variance]))
+    white_coverage = oc.white_used.mean() if oc.white_used.size else 0.0
+    columns = {
+        "kind": ["spectral"] * (n_times * n_channels) + ["white"] * n_times,
+        "bin": np.concatenate([np.repeat(np.arange(n_times), n_channels), np.arange(n_times)]),
+        "time_h": np.concatenate([np.repeat(time_h, n_channels), time_h]),
+        "channel": np.concatenate([np.tile(np.arange(n_channels), n_times), np.full(n_times, -1)]),
+        "detector_column": np.concatenate([np.tile(oc.detector_columns, n_times), np.full(n_times, -1)]),
+        "label": np.concatenate([np.tile(oc.labels, n_times), np.zeros(n_times, dtype=np.int64)]),
+        "wavelength_um": np.concatenate([np.tile(wavelengths, n_times), np.full(n_times, np.nan)]),
+        "flux": np.concatenate([lc.flux.ravel(), oc.white_flux]),
+        "sigma": np.sqrt(np.concatenate([lc.variance.ravel(), oc.white_variance])),
+        "coverage": np.concatenate([lc.coverage.ravel(), np.full(n_times, white_coverage)]),
+    }
+    table = pl.DataFrame(columns).with_columns(pl.col("channel", "detector_column", "label").cast(pl.Int32))
+    with formats.atomic_path(outputs.table) as tmp:
+        table.write_parquet(tmp)
+    return {
+        "axes": LIGHT_CURVE_AXES,
+        "units": LIGHT_CURVE_UNITS,
+        "time_h": np.asarray(time_h).tolist(),
+        "bin_width_h": float(np.median(np.diff(time_h))) if len(time_h) > 1 else 0.0,
+        "channels": {
+            "detector_column": oc.detector_columns.tolist(),
+            "label": oc.labels.tolist(),
+            "wavelength_um": [float(w) if np.isfinite(w) else None for w in wavelengths],
+        },
+        "aperture": {"rows": aperture, "columns": None if per_column else aperture, "pixels": int(oc.aperture.sum())},
+        "background": {"outside": background_outside, "pixels": 0 if oc.background is None else int(oc.background.sum())},
+        "white_channels": int(oc.white_used.sum()),
+        "min_coverage": float(lc.coverage.min()) if lc.coverage.size else 0.0,
+    }
+
+
+def read_light_curves(spectral: str, white: str, light_curves: str):
+    """One observation's light curves (rule extract) as :class:`arielcal.science.InstrumentCurves`."""
+    from .science import InstrumentCurves
+
+    meta = formats.load_json(light_curves)
+    return InstrumentCurves(
+        time=np.asarray(meta["time_h"], dtype=np.float64),
+        width=float(meta["bin_width_h"]),
+        spectral=np.asarray(formats.load_npy(spectral, mmap=False)),
+        white=np.asarray(formats.load_npy(white, mmap=False)),
+        channels=meta["channels"],
+    )

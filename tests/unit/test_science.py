@@ -247,4 +247,4 @@ def test_window_models_equal_the_plain_formula_bit_for_bit():
         half = rng.uniform(0.05, 3, n)
         flat = half * rng.choice([0.0, 0.3, 1.0], n)
         mid = rng.uniform(0, 8, n)
-        np.testing.assert_array_equal(science._models(t, 0.04, mid, half, flat, 8), plain(t, 0.04, mid, half, flat, 8))
+        np.testing.assert_array_equal(science.transit._models(t, 0.04, mid, half, flat, 8), plain(t, 0.04, mid, half, flat, 8))

@@ -1,210 +1,12 @@
-"""Science layer: pure functions from calibrated products to light curves, transit depths and
-recovery statistics (arrays in, arrays out; no I/O, no Snakemake). See docs/science.md.
-
-Layout conventions (as the products): cubes are ``(time, column, row)`` (FGS1 columns and rows
-are both spatial), maps ``(column, row)``; light curves are ``(time, channel)``. AIRS channels are
-product columns in detector order (wavelength *decreasing*); FGS1 has one channel.
-
-Pipeline: :func:`product_variance` -> :func:`box_mask` / :func:`extract` ->
-:func:`white_light_curve` -> :func:`detect_window` -> :func:`transit_depth` ->
-:func:`recovery_statistics`; :func:`label_of_columns` maps channels to the labels ``wl_j``.
-"""
+"""The transit window (a trapezoid fitted jointly to white light curves) and the depth of every channel."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 F64 = np.float64
-
-#: AIRS detector columns that carry labels: column c <-> wl_{322 - c} (reference doc 1.8).
-LABELLED_AIRS_COLUMNS = (39, 321)
-#: The FGS1 channel is label wl_1.
-FGS1_LABEL = 1
-
-
-# --------------------------------------------------------------------------- variance
-
-
-def signal_per_frame(calibrated: np.ndarray, frames_per_bin: int, divisor: np.ndarray | None = None) -> np.ndarray:
-    """Robust charge per CDS frame (e-, before the flat) of each pixel, (column, row).
-
-    The per-pixel median over time bins of the calibrated sums, times the flat that divided it,
-    over the frames per bin, clipped at 0. A median of the data, not each bin's own noisy value,
-    so the variance does not correlate with the noise (a low fluctuation must not get a low
-    variance, hence a high weight). All-NaN pixels give NaN.
-    """
-    cube = np.asarray(calibrated)
-    if cube.ndim != 3:
-        raise ValueError(f"calibrated: expected (time, column, row), got shape {cube.shape}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
-        median = np.nanmedian(cube.astype(F64, copy=False), axis=0)
-    if divisor is not None:
-        median = median * np.asarray(divisor, dtype=F64)
-    return np.maximum(median / float(frames_per_bin), 0.0, where=np.isfinite(median), out=np.full_like(median, np.nan))
-
-
-def product_variance(
-    calibrated: np.ndarray,
-    read: np.ndarray,
-    frames_per_bin: int,
-    n_valid: np.ndarray | None = None,
-    dark: np.ndarray | None = None,
-    accumulation_s: float = 0.0,
-    divisor: np.ndarray | None = None,
-) -> np.ndarray:
-    """Variance (e-^2) of every value of a calibrated product, float32 (time, column, row).
-
-    Per CDS frame, before the flat: ``v = 2 read^2 + S + dark * accumulation_s`` with ``read`` the
-    per-read noise sigma (column, row), S = :func:`signal_per_frame` and ``dark`` the dark
-    current (e-/s) that was *subtracted* (pass None when the dark stage did not run: the dark
-    charge is then inside S already; non-finite values count as 0). A bin is the mean of its
-    ``n_valid`` valid frames times ``frames_per_bin`` = n, so its variance is ``v * n^2 /
-    n_valid`` (= n v for a full bin). ``divisor`` is the flat each pixel was divided by (1 where
-    it was not; None = no flat stage): the variance is divided by its square. ``n_valid`` None
-    means every bin is full. NaN where the product is NaN or ``n_valid`` is 0.
-    """
-    cube = np.asarray(calibrated)
-    shape = cube.shape[1:]
-    n = float(frames_per_bin)
-    if n < 1:
-        raise ValueError(f"frames_per_bin must be >= 1, got {frames_per_bin}")
-    read = _map(read, shape, "read")
-    divisor_map = None if divisor is None else _map(divisor, shape, "divisor")
-    per_frame = 2.0 * read**2 + signal_per_frame(cube, frames_per_bin, divisor_map)
-    if dark is not None:
-        dark_map = _map(dark, shape, "dark").copy()
-        dark_map[~np.isfinite(dark_map)] = 0.0
-        per_frame += np.maximum(dark_map, 0.0) * float(accumulation_s)
-    if divisor_map is not None:
-        per_frame /= divisor_map**2
-    if n_valid is None:
-        variance = np.broadcast_to(per_frame * n, cube.shape).astype(np.float32)
-    else:
-        counts = np.asarray(n_valid, dtype=F64)
-        if counts.shape != cube.shape:
-            raise ValueError(f"n_valid: expected shape {cube.shape}, got {counts.shape}")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            variance = np.where(counts > 0, per_frame * (n * n) / counts, np.nan).astype(np.float32)
-    variance[~np.isfinite(cube)] = np.nan
-    return variance
-
-
-def _map(values, shape, name: str) -> np.ndarray:
-    values = np.asarray(values, dtype=F64)
-    if values.shape != tuple(shape):
-        raise ValueError(f"{name}: expected a (column, row) map of shape {tuple(shape)}, got {values.shape}")
-    return values
-
-
-# --------------------------------------------------------------------------- extraction
-
-
-def box_mask(shape: tuple[int, int], rows, columns=None) -> np.ndarray:
-    """Boolean (column, row) map of the pixels with row in ``rows`` = [start, stop) and column in
-    ``columns`` = [start, stop) (every column when None)."""
-    n_cols, n_rows = shape
-    row = np.arange(n_rows)
-    col = np.arange(n_cols)
-    in_rows = (row >= rows[0]) & (row < rows[1])
-    in_cols = np.ones(n_cols, bool) if columns is None else (col >= columns[0]) & (col < columns[1])
-    return in_cols[:, None] & in_rows[None, :]
-
-
-@dataclass(frozen=True)
-class LightCurves:
-    """Extracted light curves, (time, channel) float64 arrays."""
-
-    flux: np.ndarray
-    """Background-subtracted aperture sum (e- per bin), scaled to the full aperture."""
-    variance: np.ndarray
-    coverage: np.ndarray
-    """Fraction of the aperture's pixels that were valid (the flux was divided by it)."""
-
-
-def extract(
-    cube: np.ndarray,
-    variance: np.ndarray,
-    aperture: np.ndarray,
-    background: np.ndarray | None = None,
-    per_column: bool = True,
-) -> LightCurves:
-    """Aperture photometry with a local background, per time bin.
-
-    ``cube`` and ``variance`` are (time, column, row); ``aperture`` and ``background`` boolean
-    (column, row) maps. ``per_column``: one channel per column (AIRS: the aperture and background
-    pixels of that column); otherwise one channel summing the whole aperture (FGS1).
-
-    Per time and channel: the background level is the mean of the valid background pixels, and
-    is subtracted from each valid aperture pixel. NaN pixels are left out, never spread: the sum
-    over the valid aperture pixels is divided by their fraction ``coverage`` (the missing pixels
-    are assumed to hold the mean of the valid ones). For DQ-excluded pixels (NaN in every bin)
-    the coverage is constant in time, so the *relative* light curve is exact; only the absolute
-    level changes. Variances add: ``(sum var_ap + n_ap^2 var(background mean)) / coverage^2``,
-    with var(mean) = sum var_bg / n_bg^2 (pixels independent). A channel with no valid aperture
-    pixel, or no valid background pixel when a background is asked for, is NaN.
-    """
-    cube = np.asarray(cube)
-    variance = np.asarray(variance)
-    if cube.ndim != 3 or variance.shape != cube.shape:
-        raise ValueError(f"cube and variance: expected equal (time, column, row) shapes, got {cube.shape}, {variance.shape}")
-    aperture = np.asarray(aperture, bool)
-    if aperture.shape != cube.shape[1:]:
-        raise ValueError(f"aperture: expected shape {cube.shape[1:]}, got {aperture.shape}")
-    if background is not None:
-        background = np.asarray(background, bool)
-        if background.shape != aperture.shape:
-            raise ValueError(f"background: expected shape {aperture.shape}, got {background.shape}")
-    n_times = cube.shape[0]
-    if per_column:
-        data, var = cube, variance
-        ap, bg = aperture, background
-    else:
-        data = cube.reshape(n_times, 1, -1)
-        var = variance.reshape(n_times, 1, -1)
-        ap = aperture.reshape(1, -1)
-        bg = None if background is None else background.reshape(1, -1)
-    data = np.asarray(data, dtype=F64)
-    var = np.asarray(var, dtype=F64)
-    valid = np.isfinite(data) & np.isfinite(var)
-    n_aperture = ap.sum(axis=1).astype(F64)  # (channel,)
-    in_ap = ap[None] & valid
-    n_valid_ap = in_ap.sum(axis=2).astype(F64)  # (time, channel)
-    total = np.where(in_ap, data, 0.0).sum(axis=2)
-    total_var = np.where(in_ap, var, 0.0).sum(axis=2)
-    ok = n_valid_ap > 0
-    if bg is not None:
-        in_bg = bg[None] & valid
-        n_bg = in_bg.sum(axis=2).astype(F64)
-        ok &= n_bg > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            level = np.where(in_bg, data, 0.0).sum(axis=2) / n_bg
-            level_var = np.where(in_bg, var, 0.0).sum(axis=2) / n_bg**2
-        total = total - n_valid_ap * level
-        total_var = total_var + n_valid_ap**2 * level_var
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coverage = n_valid_ap / n_aperture
-        flux = np.where(ok, total / coverage, np.nan)
-        flux_var = np.where(ok, total_var / coverage**2, np.nan)
-    return LightCurves(flux, flux_var, np.where(np.isfinite(coverage), coverage, 0.0))
-
-
-def white_light_curve(flux: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum of the channels that are finite at every time: (flux (time,), variance (time,), used (channel,)).
-
-    Channels with a NaN anywhere are left out entirely, so the white light curve sums the same
-    channels at every time.
-    """
-    flux = np.asarray(flux, dtype=F64)
-    variance = np.asarray(variance, dtype=F64)
-    used = np.all(np.isfinite(flux) & np.isfinite(variance), axis=0)
-    return flux[:, used].sum(axis=1), variance[:, used].sum(axis=1), used
-
-
-# --------------------------------------------------------------------------- transit window
 
 
 @dataclass(frozen=True)
@@ -471,35 +273,80 @@ def transit_depth(
     return Depths(depth, sigma, ratio, in_transit, out_of_transit)
 
 
-# --------------------------------------------------------------------------- labels and recovery
 
 
-def label_of_columns(detector_columns) -> np.ndarray:
-    """Label index j (wl_j, 1-based) of AIRS detector columns: j = 322 - c for c in 39..320,
-    0 for columns without a label (outside the competition's crop)."""
-    c = np.asarray(detector_columns, dtype=np.int64)
-    start, stop = LABELLED_AIRS_COLUMNS
-    return np.where((c >= start) & (c < stop), stop + 1 - c, 0)
+@dataclass(frozen=True)
+class InstrumentCurves:
+    """One instrument's light curves of a visit, as rule extract wrote them."""
+
+    time: np.ndarray
+    width: float
+    """Bin width (the time unit); 0 when unknown."""
+    spectral: np.ndarray
+    """(2, time, channel): flux, variance."""
+    white: np.ndarray
+    """(2, time): flux, variance."""
+    channels: dict
+    """detector_column, label, wavelength_um (None for FGS1) per channel."""
 
 
-def recovery_statistics(estimate, sigma, truth) -> dict[str, float]:
-    """Residuals over sigma, z = (estimate - truth) / sigma, over the finite entries.
+DEPTH_COLUMNS = ("instrument", "channel", "detector_column", "label", "wavelength_um", "depth", "sigma", "noise_ratio")
 
-    Returns n, median |z| (0.674 for Gaussian z), chi2/dof = sum z^2 / n (the truth is given,
-    no parameter is fitted: dof = n), mean z (bias in sigma units) and the median |residual|.
-    """
-    estimate, sigma, truth = (np.asarray(a, dtype=F64).ravel() for a in (estimate, sigma, truth))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = (estimate - truth) / sigma
-    ok = np.isfinite(z) & (sigma > 0)
-    z = z[ok]
-    n = int(z.size)
-    if n == 0:
-        return {"n": 0, "median_abs_z": np.nan, "chi2_dof": np.nan, "mean_z": np.nan, "median_abs_residual": np.nan}
-    return {
-        "n": n,
-        "median_abs_z": float(np.median(np.abs(z))),
-        "chi2_dof": float(np.sum(z * z) / n),
-        "mean_z": float(np.mean(z)),
-        "median_abs_residual": float(np.median(np.abs(estimate[ok] - truth[ok]))),
-    }
+
+@dataclass(frozen=True)
+class VisitDepths:
+    window: Window | None
+    rows: dict
+    """DEPTH_COLUMNS -> one value per channel of every instrument."""
+    summary: dict
+    """Per instrument: bins in and out of transit, the window fit and the white depth."""
+    notes: list
+
+
+def _finite(value):
+    return float(value) if np.isfinite(value) else None
+
+
+def visit_depths(curves: dict, margin_bins: float, baseline_degree: int) -> VisitDepths:
+    """One transit window fitted to the white light curves of every instrument of a visit at once
+    (no prior on the contact times), then the depth of every channel ``margin_bins`` bins clear of
+    the contacts. ``curves``: instrument -> :class:`InstrumentCurves`."""
+    notes = []
+    try:
+        window = detect_joint_window([(c.time, c.white[0], c.white[1], c.width or None) for c in curves.values()])
+    except ValueError as exc:
+        notes.append(f"no transit window: {exc}")
+        window = None
+    rows = {name: [] for name in DEPTH_COLUMNS}
+    summary = {}
+    for k, (instrument, c) in enumerate(curves.items()):
+        if window is None:
+            inside = outside = np.zeros(c.time.size, bool)
+        else:
+            inside, outside = window_bins(c.time, c.width, window.contacts, margin_bins * c.width)
+        flux, variance = c.spectral
+        depths = transit_depth(c.time, flux, variance, inside, outside, baseline_degree)
+        white = transit_depth(c.time, c.white[0], c.white[1], inside, outside, baseline_degree)
+        n_channels = flux.shape[1]
+        rows["instrument"] += [instrument] * n_channels
+        rows["channel"] += list(range(n_channels))
+        rows["detector_column"] += list(c.channels["detector_column"])
+        rows["label"] += list(c.channels["label"])
+        rows["wavelength_um"] += [np.nan if w is None else w for w in c.channels["wavelength_um"]]
+        rows["depth"] += depths.depth.tolist()
+        rows["sigma"] += depths.sigma.tolist()
+        rows["noise_ratio"] += depths.noise_ratio.tolist()
+        summary[instrument] = {
+            "in_transit_bins": int(inside.sum()),
+            "out_of_transit_bins": int(outside.sum()),
+            "margin_h": margin_bins * c.width,
+            "fit_depth": None if window is None else _finite(window.depths[k]),
+            "fit_snr": None if window is None else _finite(window.snrs[k]),
+            "white_depth": _finite(white.depth[0]),
+            "white_sigma": _finite(white.sigma[0]),
+            "white_noise_ratio": _finite(white.noise_ratio[0]),
+            "median_noise_ratio": _finite(np.nanmedian(depths.noise_ratio)) if np.isfinite(depths.noise_ratio).any() else None,
+        }
+        if window is not None and not inside.any():
+            notes.append(f"{instrument}: no time bin lies wholly on the flat bottom of the window: depths are NaN")
+    return VisitDepths(window, rows, summary, notes)

@@ -1,0 +1,58 @@
+"""Science layer: pure functions from calibrated products to light curves, transit depths and
+recovery statistics (arrays in, arrays out; no I/O, no Snakemake). See docs/science.md.
+
+Layout conventions (as the products): cubes are ``(time, column, row)`` (FGS1 columns and rows
+are both spatial), maps ``(column, row)``; light curves are ``(time, channel)``. AIRS channels are
+product columns in detector order (wavelength *decreasing*); FGS1 has one channel.
+
+Pipeline: :func:`product_variance` -> :func:`box_mask` / :func:`extract` ->
+:func:`white_light_curve` -> :func:`detect_window` -> :func:`transit_depth` ->
+:func:`recovery_statistics`; :func:`label_of_columns` maps channels to the labels ``wl_j``.
+"""
+
+from .extraction import LightCurves, ObservationCurves, aperture_masks, box_mask, extract, observation_curves, white_light_curve
+from .labels import FGS1_LABEL, LABELLED_AIRS_COLUMNS, label_of_columns, recovery_statistics
+from .transit import (
+    DEPTH_COLUMNS,
+    Depths,
+    InstrumentCurves,
+    VisitDepths,
+    Window,
+    binned_trapezoid,
+    detect_joint_window,
+    detect_window,
+    transit_depth,
+    trapezoid,
+    visit_depths,
+    window_bins,
+)
+from .variance import product_variance, signal_per_frame, variance_of_product
+
+__all__ = [
+    "DEPTH_COLUMNS",
+    "InstrumentCurves",
+    "VisitDepths",
+    "visit_depths",
+    "Depths",
+    "FGS1_LABEL",
+    "LABELLED_AIRS_COLUMNS",
+    "LightCurves",
+    "ObservationCurves",
+    "Window",
+    "binned_trapezoid",
+    "aperture_masks",
+    "box_mask",
+    "detect_joint_window",
+    "detect_window",
+    "extract",
+    "label_of_columns",
+    "observation_curves",
+    "product_variance",
+    "recovery_statistics",
+    "signal_per_frame",
+    "transit_depth",
+    "trapezoid",
+    "variance_of_product",
+    "white_light_curve",
+    "window_bins",
+]
