@@ -1,6 +1,9 @@
 # Science layer, after the observation products: per-pixel variance, spectral and white light
 # curves with a transit window and depths per observation, QC figures per visit and per split,
-# and the injection-recovery check of the depths (docs/science.md). Helpers: rules/common.smk.
+# and the injection-recovery check of the depths (docs/science.md).
+
+
+include: "science_inputs.smk"
 
 
 report: "../report/workflow.rst"
