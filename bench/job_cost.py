@@ -68,12 +68,12 @@ def fastest(code: str, repeat: int) -> float:
 
 def bookkeeping_seconds(repeat: int) -> dict[str, float]:
     """The step wrapper's per-job bookkeeping, in-process (the modules are already imported)."""
-    from arielcal import workflow
+    from arielcal import provenance
 
     small = Path(tempfile.mkdtemp()) / "input.csv"
     small.write_text("a,b\n1,2\n")
     timed = {}
-    for name, call in (("package versions", workflow.versions), ("input record (small csv)", lambda: workflow.file_record(small))):
+    for name, call in (("package versions", provenance.versions), ("input record (small csv)", lambda: provenance.file_record(small))):
         best = float("inf")
         for _ in range(repeat):
             start = time.perf_counter()

@@ -239,8 +239,8 @@ FAILURE_SUMMARY = f"{RESULTS}/failed_observations.csv"
 
 def write_failure_summary():
     """results/failed_observations.csv: every failed observation of the run with its reason."""
-    from arielcal import workflow as steps
+    from arielcal import failures
 
     requested = {tuple(o.wildcards.values()) for o in REQUESTED}
-    if steps.summarize_failures("logs", FAILURE_SUMMARY, requested):
+    if failures.summarize("logs", FAILURE_SUMMARY, requested):
         logger.error(f"Failed observations and their reasons: {FAILURE_SUMMARY}")

@@ -1,82 +1,30 @@
-"""The thin step wrapper shared by every ``scripts/<stage>.py``: logging, provenance and outputs.
+"""The thin step wrapper shared by every ``scripts/<rule>.py``: log file, failure record, outputs.
 
 A stage script reads its inputs, calls pure functions of :mod:`arielcal.calib`, and hands the
 result to :meth:`Step.write_cube` / :meth:`Step.write_dq`. This module owns the cross-cutting
-parts: the log file, the NaN <-> DQ sync, checksums of input files, and the JSON sidecar that
-records each stage's parameters, inputs, outputs and package versions.
+parts: the job's log file (per thread: jobs may share a process), the failure record
+(:mod:`arielcal.failures`), the NaN <-> DQ sync, and the JSON sidecar that records each stage's
+parameters, inputs, outputs and versions (:mod:`arielcal.provenance`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
 import platform
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from . import calib, dq as dqflags, formats, observation, product
+from . import calib, failures, formats, observation, product, provenance
+from . import dq as dqflags
 from .errors import InputError
 from .instruments import INSTRUMENTS, Instrument
 
 log = logging.getLogger("arielcal")
-
-# Raw inputs are checksummed; our own intermediates are only sized (they are re-derivable).
-_CHECKSUMMED_SUFFIXES = (".parquet", ".csv")
-_VERSIONED = ("arielcal", "numpy", "polars", "pyarrow", "pandas", "astropy", "snakemake")
-
-
-# A full-size signal parquet takes ~0.27 s to checksum, half the time to read it: each raw file
-# is hashed once (until its size, mtime or inode change) and the digest reused by every later
-# job and run that records it. Relative to the run's working directory, as every job's cwd.
-CHECKSUM_CACHE = Path(".snakemake") / "arielcal" / "sha256"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def cached_sha256(path: Path, cache: Path = CHECKSUM_CACHE) -> str:
-    """The sha256 of ``path``, computed once per file version (size, mtime, inode) per cache."""
-    real = Path(os.path.realpath(path))
-    stat = real.stat()
-    version = {"path": str(real), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
-    entry = cache / (hashlib.sha1(str(real).encode()).hexdigest() + ".json")
-    with contextlib.suppress(OSError, ValueError, KeyError, AttributeError):  # absent or damaged
-        known = formats.load_json(entry)
-        if {key: known.get(key) for key in version} == version:
-            return known["sha256"]
-    digest = sha256_of(real)
-    with contextlib.suppress(OSError):  # a read-only working directory only loses the cache
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        formats.save_json(entry, {**version, "sha256": digest})
-    return digest
-
-
-def file_record(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    record = {"path": str(path), "bytes": path.stat().st_size}
-    if path.suffix in _CHECKSUMMED_SUFFIXES:
-        record["sha256"] = cached_sha256(path)
-    return record
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in _VERSIONED:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
 
 
 class Step:
@@ -122,45 +70,18 @@ class Step:
         payload = {
             "stage": self.stage,
             "observation": dict(self.smk.wildcards.items()),
-            "params": _jsonable(self.params),
-            "inputs": [file_record(path) for path in self.smk.input],
-            "versions": versions(),
+            "params": provenance.jsonable(self.params),
+            "inputs": [provenance.file_record(path) for path in self.smk.input],
+            "versions": provenance.versions(),
             "host": platform.node(),
             "seconds": round(time.perf_counter() - self._started, 3),
-            **_jsonable(self.extra),
+            **provenance.jsonable(self.extra),
         }
         formats.save_json(self.smk.output.meta, payload)
 
 
 class Rejected(Exception):
     """An observation rejected before the run; the message is the reason, verbatim."""
-
-
-FAILURE_SUFFIX = ".failed"
-FAILURE_COLUMNS = ("split", "planet", "visit", "instrument", "stage", "reason")
-
-
-def _record_failure(path: Path, stage: str, wildcards, reason: str) -> None:
-    record = {**{k: str(v) for k, v in wildcards.items()}, "stage": stage, "reason": reason}
-    formats.save_json(path, record)
-
-
-def summarize_failures(log_root: str | os.PathLike, summary: str | os.PathLike, requested: set[tuple]) -> int:
-    """Write the failed observations of the run (records left beside the job logs) to ``summary``.
-
-    ``requested`` holds (split, planet, visit, instrument) string tuples: records of observations
-    no longer requested are ignored. Without failures the summary is removed. Returns the count.
-    """
-    rows = []
-    for path in sorted(Path(log_root).glob(f"**/*{FAILURE_SUFFIX}")):
-        record = formats.load_json(path)
-        if tuple(record.get(k, "") for k in FAILURE_COLUMNS[:4]) in requested:
-            rows.append(record)
-    if not rows:
-        Path(summary).unlink(missing_ok=True)
-        return 0
-    formats.write_csv(summary, {name: [row.get(name, "") for row in rows] for name in FAILURE_COLUMNS})
-    return len(rows)
 
 
 @contextlib.contextmanager
@@ -170,7 +91,7 @@ def step(smk, stage: str) -> Iterator[Step]:
     A failure leaves ``<log>.failed`` (stage, observation, reason) for the run's failure summary;
     a later success removes it.
     """
-    failure = Path(str(smk.log[0]) + FAILURE_SUFFIX)
+    failure = Path(str(smk.log[0]) + failures.SUFFIX)
     Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(smk.log[0], mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -183,15 +104,15 @@ def step(smk, stage: str) -> Iterator[Step]:
         log.info("%s %s", stage, dict(smk.wildcards.items()))
         try:
             yield current
-            if "meta" in current.smk.output.keys():
+            if "meta" in current.smk.output.keys():  # noqa: SIM118 (a Namedlist: `in` tests values)
                 current.write_meta()
         except (InputError, Rejected) as exc:
             log.error("%s failed: %s", stage, exc)
-            _record_failure(failure, stage, smk.wildcards, str(exc))
+            failures.record(failure, stage, smk.wildcards, str(exc))
             raise SystemExit(f"arielcal {stage}: {exc}") from None
         except Exception as exc:
             log.exception("%s failed", stage)
-            _record_failure(failure, stage, smk.wildcards, f"{type(exc).__name__}: {exc}")
+            failures.record(failure, stage, smk.wildcards, f"{type(exc).__name__}: {exc}")
             raise
         failure.unlink(missing_ok=True)
         log.info("%s done in %.2f s", stage, time.perf_counter() - current._started)
@@ -230,13 +151,3 @@ def write_product(
     current.extra.update(made.meta, stages=list(stages))
 
 
-def _jsonable(value):
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    return value

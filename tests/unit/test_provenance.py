@@ -3,7 +3,7 @@
 import hashlib
 import os
 
-from arielcal import workflow
+from arielcal import provenance
 
 
 def test_checksum_is_the_files_sha256_and_is_reused_until_the_file_changes(tmp_path):
@@ -11,35 +11,35 @@ def test_checksum_is_the_files_sha256_and_is_reused_until_the_file_changes(tmp_p
     data = tmp_path / "signal.parquet"
     data.write_bytes(b"first version")
     stat = data.stat()
-    assert workflow.cached_sha256(data, cache) == hashlib.sha256(b"first version").hexdigest()
+    assert provenance.cached_sha256(data, cache) == hashlib.sha256(b"first version").hexdigest()
     assert len(list(cache.iterdir())) == 1
 
     # Same size and mtime: the cached digest is used, the file is not read again.
     data.write_bytes(b"other version")
     os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert workflow.cached_sha256(data, cache) == hashlib.sha256(b"first version").hexdigest()
+    assert provenance.cached_sha256(data, cache) == hashlib.sha256(b"first version").hexdigest()
 
     # A new mtime is a new version: hashed again.
     os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    assert workflow.cached_sha256(data, cache) == hashlib.sha256(b"other version").hexdigest()
+    assert provenance.cached_sha256(data, cache) == hashlib.sha256(b"other version").hexdigest()
 
 
 def test_damaged_cache_entry_is_recomputed(tmp_path):
     cache = tmp_path / "cache"
     data = tmp_path / "adc_info.csv"
     data.write_text("a,b\n1,2\n")
-    workflow.cached_sha256(data, cache)
+    provenance.cached_sha256(data, cache)
     (entry,) = cache.iterdir()
     for damaged in ("{not json", "[1, 2]", '{"path": "x"}'):
         entry.write_text(damaged)
-        assert workflow.cached_sha256(data, cache) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+        assert provenance.cached_sha256(data, cache) == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
 
 
 def test_file_record_checksums_raw_inputs_only(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dark.parquet").write_bytes(b"map")
     (tmp_path / "adc.npy").write_bytes(b"cube")
-    raw = workflow.file_record(tmp_path / "dark.parquet")
+    raw = provenance.file_record(tmp_path / "dark.parquet")
     assert raw == {"path": str(tmp_path / "dark.parquet"), "bytes": 3, "sha256": hashlib.sha256(b"map").hexdigest()}
-    assert workflow.file_record(tmp_path / "adc.npy") == {"path": str(tmp_path / "adc.npy"), "bytes": 4}
-    assert (tmp_path / workflow.CHECKSUM_CACHE).is_dir()
+    assert provenance.file_record(tmp_path / "adc.npy") == {"path": str(tmp_path / "adc.npy"), "bytes": 4}
+    assert (tmp_path / provenance.CHECKSUM_CACHE).is_dir()
