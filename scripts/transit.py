@@ -13,6 +13,6 @@ with workflow.step(snakemake, "transit") as step:
     for note in fit.notes:
         workflow.log.warning(note)
     formats.write_csv(snakemake.output.depths, fit.rows)
-    window = None if fit.window is None else dict(zip(("t1_h", "t2_h", "t3_h", "t4_h"), fit.window.contacts))
+    window = None if fit.window is None else dict(zip(("t1_h", "t2_h", "t3_h", "t4_h"), fit.window.contacts, strict=True))
     step.extra.update(window=window, instruments=fit.summary)
     workflow.log.info("window %s; %s", window, fit.summary)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import formats, layout, observation, paths
 from .errors import InputError
-from .instruments import INSTRUMENTS
+from .instruments import AIRS, INSTRUMENTS
 from .product import Product, assemble, open_product
 
 # The workflow's defaults (config.yaml; tests/unit/test_api.py keeps the two equal).
@@ -67,7 +67,7 @@ def calibrate_observation(
     binning = chosen["binning"]
     frames_per_bin = int(binning[instrument] if isinstance(binning, dict) else binning) if stages["bin"] else 1
     inst = INSTRUMENTS[instrument]
-    columns = list(chosen["airs_columns"]) if instrument == "AIRS-CH0" else [0, inst.cols]
+    columns = list(chosen["airs_columns"]) if inst is AIRS else [0, inst.cols]
     root = Path(data_dir)
     edition = layout.detect_edition(root)
     split = split or _find_split(root, int(planet_id))

@@ -30,6 +30,10 @@ class Instrument:
 AIRS = Instrument("AIRS-CH0", 32, 356, 11250, 4.8, 0.1, 4.6, 30, per_column_channels=True)
 FGS1 = Instrument("FGS1", 32, 32, 135000, 0.4, 0.1, 0.2, 360)
 
+#: AIRS detector columns [start, stop) that carry the competition's labels (the notebook's 39:321):
+#: column c <-> wl_{322 - c}; the default column cut.
+AIRS_LABELLED_COLUMNS = (39, 321)
+
 INSTRUMENTS: dict[str, Instrument] = {AIRS.name: AIRS, FGS1.name: FGS1}
 
 # Integration time of every FGS1 frame in the notebook: axis_info has no FGS1 column.

@@ -144,7 +144,7 @@ def visit_white_curves(view: VisitView):
     fig = _figure(figsize=(10, 3.2 * len(view.observations)))
     axes = fig.subplots(len(view.observations), 1, squeeze=False, sharex=True)
     window = view.window
-    for ax, obs in zip(axes[:, 0], view.observations):
+    for ax, obs in zip(axes[:, 0], view.observations, strict=True):
         flux, variance = obs.white
         scale = np.nanmedian(flux) if np.isfinite(flux).any() else 1.0
         colour = "C0" if obs.instrument == AIRS.name else "C1"
@@ -230,9 +230,8 @@ def png_bytes(fig, dpi: int = DPI, max_width_px: int | None = None) -> bytes:
 def save_png(fig, path, dpi: int = DPI, max_width_px: int | None = None) -> None:
     """Write the figure atomically (a killed job leaves no truncated PNG)."""
     data = png_bytes(fig, dpi, max_width_px)
-    with formats.atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+    with formats.atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
 
 
 # --- Ranking of the visits worth a look -----------------------------------------------------
@@ -281,7 +280,7 @@ def rank_visits(rows: Sequence[Mapping], keep: int) -> list[dict]:
     for name, (column, floor, sides) in METRICS.items():
         for instrument in {row["instrument"] for row in rows}:
             members = [row for row in rows if row["instrument"] == instrument]
-            for row, z in zip(members, robust_z([_number(row, column) for row in members], floor, sides)):
+            for row, z in zip(members, robust_z([_number(row, column) for row in members], floor, sides), strict=True):
                 row[name] = float(z)
     visits: dict[tuple[int, int], dict] = {}
     for row in rows:

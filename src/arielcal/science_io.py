@@ -13,7 +13,7 @@ from . import dq as dqflags
 from . import formats, qc
 from .deferred import DeferredModule
 from .errors import InputError
-from .instruments import INSTRUMENTS
+from .instruments import AIRS, INSTRUMENTS
 
 pl = DeferredModule("polars")
 
@@ -96,7 +96,7 @@ def observation_view(instrument: str, files: Mapping[str, str], signal: str, fit
 def visit_view(title: str, observations: Mapping[str, tuple[Mapping[str, str], str]], transit: str, depths: str) -> qc.VisitView:
     """The per-visit figures' data: ``observations`` maps instrument -> (its files by name, signal path)."""
     fit = formats.load_json(transit)
-    table = read_depths(depths).filter(pl.col("instrument") == "AIRS-CH0")
+    table = read_depths(depths).filter(pl.col("instrument") == AIRS.name)
     return qc.VisitView(
         title=title,
         observations=[observation_view(i, files, signal, fit["instruments"][i]) for i, (files, signal) in observations.items()],

@@ -10,7 +10,15 @@ Pipeline: :func:`product_variance` -> :func:`box_mask` / :func:`extract` ->
 :func:`recovery_statistics`; :func:`label_of_columns` maps channels to the labels ``wl_j``.
 """
 
-from .extraction import LightCurves, ObservationCurves, aperture_masks, box_mask, extract, observation_curves, white_light_curve
+from .extraction import (
+    LightCurves,
+    ObservationCurves,
+    aperture_masks,
+    box_mask,
+    extract,
+    observation_curves,
+    white_light_curve,
+)
 from .labels import FGS1_LABEL, LABELLED_AIRS_COLUMNS, label_of_columns, recovery_statistics
 from .transit import (
     DEPTH_COLUMNS,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
+
+from ..instruments import AIRS_LABELLED_COLUMNS as LABELLED_AIRS_COLUMNS
 
 F64 = np.float64
 
-#: AIRS detector columns that carry labels: column c <-> wl_{322 - c} (reference doc 1.8).
-LABELLED_AIRS_COLUMNS = (39, 321)
 #: The FGS1 channel is label wl_1.
 FGS1_LABEL = 1
 
