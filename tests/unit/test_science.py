@@ -248,3 +248,20 @@ def test_window_models_equal_the_plain_formula_bit_for_bit():
         flat = half * rng.choice([0.0, 0.3, 1.0], n)
         mid = rng.uniform(0, 8, n)
         np.testing.assert_array_equal(science.transit._models(t, 0.04, mid, half, flat, 8), plain(t, 0.04, mid, half, flat, 8))
+
+
+def test_time_median_equals_nanmedian_bit_for_bit_and_is_nan_for_empty_pixels():
+    rng = np.random.default_rng(3)
+    cube = rng.normal(100.0, 5.0, size=(7, 4, 5))
+    cube[2, 0, 0] = np.nan  # partly valid
+    cube[:, 1, 1] = np.nan  # never valid
+    cube[[0, 3], 2, 3] = np.nan
+    expected = np.full((4, 5), np.nan)
+    for c in range(4):
+        for r in range(5):
+            values = cube[:, c, r][np.isfinite(cube[:, c, r])]
+            if values.size:
+                expected[c, r] = np.median(values)
+    np.testing.assert_array_equal(science.time_median(cube), expected)
+    even = cube[:6]  # an even count: the mean of the two middle values
+    np.testing.assert_array_equal(science.time_median(even)[3], np.median(even[:, 3], axis=0))

@@ -34,7 +34,7 @@ from .transit import (
     visit_depths,
     window_bins,
 )
-from .variance import product_variance, signal_per_frame, variance_of_product
+from .variance import product_variance, signal_per_frame, time_median, variance_of_product
 
 __all__ = [
     "DEPTH_COLUMNS",
@@ -59,6 +59,7 @@ __all__ = [
     "recovery_statistics",
     "signal_per_frame",
     "transit_depth",
+    "time_median",
     "trapezoid",
     "variance_of_product",
     "white_light_curve",

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 F64 = np.float64
+
+
+def time_median(cube: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of each pixel, ignoring NaN; NaN for all-NaN pixels (no warning).
+
+    np.median where a pixel has no NaN (most do: numpy's nanmedian of small axes goes through
+    numpy.ma, ~5x slower), np.nanmedian on the others only; the values are the same."""
+    finite = np.isfinite(cube)
+    complete = finite.all(axis=0)
+    partial = finite.any(axis=0) & ~complete
+    median = np.full(cube.shape[1:], np.nan)
+    median[complete] = np.median(cube[:, complete], axis=0)
+    if partial.any():
+        median[partial] = np.nanmedian(cube[:, partial], axis=0)
+    return median
 
 
 def signal_per_frame(calibrated: np.ndarray, frames_per_bin: int, divisor: np.ndarray | None = None) -> np.ndarray:
@@ -20,9 +34,7 @@ def signal_per_frame(calibrated: np.ndarray, frames_per_bin: int, divisor: np.nd
     cube = np.asarray(calibrated)
     if cube.ndim != 3:
         raise ValueError(f"calibrated: expected (time, column, row), got shape {cube.shape}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
-        median = np.nanmedian(cube.astype(F64, copy=False), axis=0)
+    median = time_median(cube.astype(F64, copy=False))
     if divisor is not None:
         median = median * np.asarray(divisor, dtype=F64)
     return np.maximum(median / float(frames_per_bin), 0.0, where=np.isfinite(median), out=np.full_like(median, np.nan))
