@@ -126,7 +126,7 @@ CONTACTS = (2.05, 2.43, 4.61, 4.99)
 
 def synthetic(depth=0.01, width=0.04, n=187):
     time = 0.02 + width * np.arange(n)
-    shape = science.binned_trapezoid(time, CONTACTS, width, samples=64)
+    shape = science.binned_trapezoid(time, CONTACTS, width)
     return time, 1e6 * (1 - depth * shape), width
 
 
@@ -228,26 +228,29 @@ def test_joint_window_is_led_by_the_precise_curve():
         science.detect_joint_window([curves[2]])
 
 
-def test_window_models_equal_the_plain_formula_bit_for_bit():
-    """The in-place model buffer of the window search computes exactly the textbook expression
-    (so the speed-up changed no window and no depth), box rows (flat == half) included."""
+def test_binned_trapezoid_is_the_exact_bin_average():
+    """The closed form equals a fine midpoint rule (and the window models the same shapes), box
+    transits (flat == half), bins straddling a contact and bins wider than the ingress included."""
 
-    def plain(t, width, mid, half, half_flat, samples):
-        a, b = half[:, None, None], half_flat[:, None, None]
-        x = t[None, :, None] + width * ((np.arange(samples) + 0.5) / samples - 0.5)[None, None, :]
-        d = np.abs(x - mid[:, None, None])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shape = np.where(a > b, (a - d) / (a - b), np.where(d <= a, 1.0, 0.0))
-        return np.clip(shape, 0.0, 1.0).mean(axis=-1)
+    def midpoint(t, contacts, width, samples=20_000):
+        x = t[:, None] + width * ((np.arange(samples) + 0.5) / samples - 0.5)[None, :]
+        return science.trapezoid(x, contacts).mean(axis=-1)
 
     rng = np.random.default_rng(1)
-    for _ in range(10):
-        t = np.sort(rng.uniform(0, 8, rng.integers(5, 200)))
-        n = int(rng.integers(1, 300))
-        half = rng.uniform(0.05, 3, n)
-        flat = half * rng.choice([0.0, 0.3, 1.0], n)
-        mid = rng.uniform(0, 8, n)
-        np.testing.assert_array_equal(science.transit._models(t, 0.04, mid, half, flat, 8), plain(t, 0.04, mid, half, flat, 8))
+    for _ in range(20):
+        t = np.sort(rng.uniform(0, 8, int(rng.integers(5, 60))))
+        width = float(rng.choice([0.01, 0.04, 0.5]))
+        mid, half = rng.uniform(2, 6), rng.uniform(0.05, 2)
+        flat = half * rng.choice([0.0, 0.3, 1.0])
+        contacts = (mid - half, mid - flat, mid + flat, mid + half)
+        exact = science.binned_trapezoid(t, contacts, width)
+        np.testing.assert_allclose(exact, midpoint(t, contacts, width), atol=2e-4)
+        models = science.transit._models(t, width, np.array([mid]), np.array([half]), np.array([flat]))
+        np.testing.assert_allclose(models[0], exact, rtol=0, atol=1e-12)
+    # By hand, unit bins: half the ingress ramp, the flat bottom, half the egress, the first half of the ingress.
+    hand = science.binned_trapezoid(np.array([1.0, 2.0, 3.0, 0.5]), (0.5, 1.5, 2.5, 3.5), 1.0)
+    np.testing.assert_allclose(hand, [0.5, 1.0, 0.5, 0.125], rtol=0, atol=1e-15)
+    assert np.array_equal(science.binned_trapezoid(np.array([0.0, 2.0]), CONTACTS, 0.0), science.trapezoid(np.array([0.0, 2.0]), CONTACTS))
 
 
 def test_time_median_equals_nanmedian_bit_for_bit_and_is_nan_for_empty_pixels():
