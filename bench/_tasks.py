@@ -59,8 +59,8 @@ def read_floor(args: dict) -> dict:
 
 
 def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) -> tuple[dict, dict]:
-    """One planet (both instruments) through pipeline.calibrate, reading included."""
-    from arielcal import formats, layout, observation, pipeline
+    """One planet (both instruments) through fused.calibrate, reading included."""
+    from arielcal import formats, layout, observation, fused
     from arielcal.instruments import INSTRUMENTS
 
     data, pid = args["data_dir"], args["planet"]
@@ -84,7 +84,7 @@ def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) ->
             for kind in ("dead", "dark", "flat", "linear_corr")
         }
         t2 = time.perf_counter()
-        cube, dq, n_valid = pipeline.calibrate(raw, gain, offset, dt, maps, settings_for(name), threads=threads)
+        cube, dq, n_valid = fused.calibrate(raw, gain, offset, dt, maps, settings_for(name), threads=threads)
         t3 = time.perf_counter()
         times[name] = {"read_signal": t1 - t0, "read_other": t2 - t1, "calibrate": t3 - t2, "total": t3 - t0}
         if keep:
@@ -94,17 +94,17 @@ def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) ->
 
 
 def _settings(linearity: bool):
-    from arielcal import pipeline
+    from arielcal import fused
 
-    stages = frozenset(s for s in pipeline.SWITCHABLE if linearity or s != "linearity")
-    return lambda name: pipeline.Settings(stages=stages, frames_per_bin=BINNING[name])
+    stages = frozenset(s for s in fused.SWITCHABLE if linearity or s != "linearity")
+    return lambda name: fused.Settings(stages=stages, frames_per_bin=BINNING[name])
 
 
 def fused_direct(args: dict) -> dict:
     import numpy as np
 
     t0 = time.perf_counter()
-    from arielcal import pipeline  # noqa: F401  (numba's import is part of every fused job)
+    from arielcal import fused  # noqa: F401  (numba's import is part of every fused job)
 
     import_s = time.perf_counter() - t0
     settings_for = _settings(args["linearity"])
@@ -145,7 +145,7 @@ def profile_fused(args: dict) -> dict:
         ("formats.py", "read_calibration"),
         ("formats.py", "read_axis_info"),
         ("formats.py", "read_adc_table"),
-        ("pipeline.py", "calibrate"),
+        ("fused.py", "calibrate"),
         ("calib.py", "adc_lookup_table"),
         ("calib.py", "flat_divisor"),
         ("calib.py", "usable_dark"),

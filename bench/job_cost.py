@@ -10,7 +10,7 @@ this splits it. In one run, on one machine state:
 1. **Fixed parts, each the fastest of --repeat fresh interpreters**: the interpreter alone
    (``python -c pass``), ``import numpy`` (the yardstick of the issue's targets), Snakemake's
    script preamble (``import snakemake.script``, which every ``script:`` job runs before our
-   code), our step wrapper's imports (``arielcal.workflow``), and the libraries only some
+   code), our step wrapper's imports (``arielcal.steps``), and the libraries only some
    stages need (polars, matplotlib, numba). The step wrapper's own bookkeeping (package versions,
    input records) is timed in-process.
 2. **The workflow**: a tiny dataset (simulated once, outside the timed runs, so only
@@ -49,7 +49,7 @@ IMPORTS = {
     "interpreter (python -c pass)": "pass",
     "import numpy": "import numpy",
     "Snakemake script preamble (import snakemake.script)": "import snakemake.script",
-    "step wrapper (import arielcal.workflow)": "import arielcal.workflow",
+    "step wrapper (import arielcal.steps)": "import arielcal.steps",
     "polars (parquet stages only)": "import polars",
     "matplotlib.pyplot (QC figures only)": "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot",
     "numba (fused mode only)": "import numba",

@@ -13,7 +13,7 @@ into WORKDIR/data (reused when present with the same settings), then measures, w
    planet, both instruments, non-linearity off and on, each in its own child process;
 3. staged mode through Snakemake (``--cores`` 2): total wall / N, per-job times and RSS;
 4. fused mode through Snakemake (``mode: fused``, one thread per job, so jobs overlap; also
-   with ``--set-threads fused=2``) and as a direct call of ``arielcal.pipeline.calibrate``
+   with ``--set-threads fused=2``) and as a direct call of ``arielcal.fused.calibrate``
    (reading included, threads=2), linearity off and on.
 
 Snakemake's start-up (``snakemake -n`` on the same config and targets) is reported on its own
@@ -310,7 +310,7 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
                 note=f"wall {x['wall']:.1f} s, CPU {x['cpu']:.1f} s; AIRS {x['AIRS-CH0']:.1f} s + FGS1 {x['FGS1']:.1f} s (wall)")
     for lin in ("off", "on"):
         d = r["direct"][lin]
-        row(f"fused, direct call pipeline.calibrate (threads=2), linearity {lin}", d["seconds"], d["rss"], d["others"], lin,
+        row(f"fused, direct call fused.calibrate (threads=2), linearity {lin}", d["seconds"], d["rss"], d["others"], lin,
             note=f"reading {d['read']:.2f} s, calibrate {d['calibrate']:.2f} s, CPU {d['cpu']:.2f} s; runs "
             + ", ".join(f"{t:.2f}" for t in d["runs"]))
     # The Snakemake runs are local, with SLURM_CONF=/dev/null as `make run`.

@@ -1,7 +1,7 @@
 import os
 
 from arielcal import config as arielcal_config
-from arielcal import layout, paths, science_io, simulate, snakemake_shim, validate
+from arielcal import layout, paths, science_io, simulate, snakemake_shim, preflight
 from arielcal.formats import CALIBRATION_MAPS
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
@@ -81,7 +81,7 @@ if SIMULATION is None and not layout.axis_info_file(DATA_DIR).is_file():
 # Observations that cannot run (missing files, no ADC row) fail in reject_observation with
 # their reason; the others run, also under --keep-going.
 REJECTED = (
-    {} if SIMULATION is not None else validate.rejections(DATA_DIR, EDITION, REQUESTED)
+    {} if SIMULATION is not None else preflight.rejections(DATA_DIR, EDITION, REQUESTED)
 )
 OBSERVATIONS = [o for o in REQUESTED if o not in REJECTED]
 OBSERVATION_SET = set(OBSERVATIONS)

@@ -1,8 +1,8 @@
 """ADC inversion: raw uint16 parquet -> float32 cube, value = raw / gain + offset (AIRS cut to its science columns)."""
 
-from arielcal import calib, workflow
+from arielcal import calib, steps
 
-with workflow.step(snakemake, "adc") as step:
+with steps.step(snakemake, "adc") as step:
     raw, gain, offset = step.read_raw()
     cube, dq = calib.adc_invert(raw, gain, offset)
     step.write_cube(cube, dq)

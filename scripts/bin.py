@@ -1,8 +1,8 @@
 """Time binning: N consecutive CDS frames per bin (trailing frames dropped), with a count of valid frames."""
 
-from arielcal import calib, formats, observation, workflow
+from arielcal import calib, formats, observation, steps
 
-with workflow.step(snakemake, "bin") as step:
+with steps.step(snakemake, "bin") as step:
     cube = formats.load_npy(snakemake.input.cube)
     frames_per_bin = step.params["frames_per_bin"]
     observation.require_cds_frames(snakemake.input.cube, step.instrument, cube.shape[-1], frames_per_bin)

@@ -1,6 +1,6 @@
 """Correlated double sampling: second minus first read of each pair."""
 
-from arielcal import calib, formats, workflow
+from arielcal import calib, formats, steps
 
-with workflow.step(snakemake, "cds") as step:
+with steps.step(snakemake, "cds") as step:
     step.write_cube(calib.cds(formats.load_npy(snakemake.input.cube)), step.input_dq())

@@ -1,8 +1,8 @@
 """Dark subtraction: dark current map times the integration time of each frame."""
 
-from arielcal import calib, formats, observation, workflow
+from arielcal import calib, formats, observation, steps
 
-with workflow.step(snakemake, "dark") as step:
+with steps.step(snakemake, "dark") as step:
     cube = formats.load_npy(snakemake.input.cube)
     dt = observation.integration_times(
         step.instrument,

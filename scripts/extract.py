@@ -6,9 +6,9 @@ bin; light_curves.parquet (long table) and light_curves.json (axes, channels, ap
 
 from pathlib import Path
 
-from arielcal import formats, product, science, science_io, workflow
+from arielcal import formats, product, science, science_io, steps
 
-with workflow.step(snakemake, "extract") as step:
+with steps.step(snakemake, "extract") as step:
     made = product.open_product(Path(snakemake.input.calibrated).parent)
     stages = [stage["stage"] for stage in made.meta["stages"]]
     step.columns = made.columns
@@ -26,4 +26,4 @@ with workflow.step(snakemake, "extract") as step:
     per_column = inst.per_column_channels
     curves = science.observation_curves(made.calibrated, variance, made.columns, per_column, p.aperture, p.background_outside)
     step.extra.update(science_io.write_light_curves(snakemake.output, curves, made.time_h, made.wavelength_um, p.aperture, p.background_outside))
-    workflow.log.info("%d channels, %d in the white light curve", curves.curves.flux.shape[1], step.extra["white_channels"])
+    steps.log.info("%d channels, %d in the white light curve", curves.curves.flux.shape[1], step.extra["white_channels"])

@@ -1,8 +1,8 @@
 """Flat field: divide by the flat; dead pixels and unusable flats (NaN, <= 0) are flagged, not divided."""
 
-from arielcal import calib, formats, workflow
+from arielcal import calib, formats, steps
 
-with workflow.step(snakemake, "flat") as step:
+with steps.step(snakemake, "flat") as step:
     cube, dq = calib.flat_field(
         formats.load_npy(snakemake.input.cube), step.calibration("flat"), step.input_dq()
     )

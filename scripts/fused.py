@@ -1,10 +1,10 @@
 """Fused mode: every enabled stage of one observation in memory, straight to the products."""
 
-from arielcal import observation, pipeline, workflow
+from arielcal import fused, observation, steps
 
-with workflow.step(snakemake, "fused") as step:
+with steps.step(snakemake, "fused") as step:
     params, inputs = step.params, snakemake.input
-    settings = pipeline.Settings(
+    settings = fused.Settings(
         stages=frozenset(params["stages"]),
         frames_per_bin=params["frames_per_bin"],
         sigma=params["sigma"],
@@ -12,7 +12,7 @@ with workflow.step(snakemake, "fused") as step:
         hot_action=params["hot"],
         dead_action=params["dead"],
     )
-    fused = observation.calibrate_fused(
+    result = observation.calibrate_fused(
         inputs.signal,
         inputs.adc_info,
         inputs.axis_info,
@@ -24,13 +24,13 @@ with workflow.step(snakemake, "fused") as step:
         params["second_read_extra_s"],
         threads=snakemake.threads,
     )
-    step.extra.update(gain=fused.gain, offset=fused.offset, raw_frames=fused.raw_frames)
-    workflow.write_product(
+    step.extra.update(gain=result.gain, offset=result.offset, raw_frames=result.raw_frames)
+    steps.write_product(
         step,
-        cube=fused.cube,
-        dq=fused.dq,
-        n_valid=fused.n_valid,
-        axis=fused.axis,
+        cube=result.cube,
+        dq=result.dq,
+        n_valid=result.n_valid,
+        axis=result.axis,
         frames_per_bin=params["frames_per_bin"] if "bin" in params["stages"] else 1,
         stages=[{"stage": name, "mode": "fused"} for name in params["stages"]],
     )

@@ -1,8 +1,8 @@
 """Non-linearity correction: the per-pixel polynomial of linear_corr; unusable coefficients fall back to identity."""
 
-from arielcal import calib, formats, workflow
+from arielcal import calib, formats, steps
 
-with workflow.step(snakemake, "linearity") as step:
+with steps.step(snakemake, "linearity") as step:
     coeffs, lin_flags = calib.clean_linearity_coefficients(step.calibration("linear_corr"))
     cube = calib.apply_linearity(formats.load_npy(snakemake.input.cube), coeffs)
     step.write_cube(cube, step.input_dq() | lin_flags)

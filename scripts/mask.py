@@ -1,8 +1,8 @@
 """Bad-pixel DQ map: dead pixels from dead.parquet, hot pixels by sigma-clipping the (cut) dark."""
 
-from arielcal import calib, workflow
+from arielcal import calib, steps
 
-with workflow.step(snakemake, "mask") as step:
+with steps.step(snakemake, "mask") as step:
     pixel_flags = calib.pixel_dq(
         step.calibration("dead"),
         step.calibration("dark"),

@@ -1,9 +1,9 @@
 """Observation product from the last stage: the notebook's layout (time, column, row), DQ, metadata."""
 
-from arielcal import formats, workflow
+from arielcal import formats, steps
 
-with workflow.step(snakemake, "product") as step:
-    workflow.write_product(
+with steps.step(snakemake, "product") as step:
+    steps.write_product(
         step,
         cube=formats.load_npy(snakemake.input.cube),
         dq=step.input_dq(),

@@ -3,9 +3,9 @@ the visit's transit window, white-light-curve depth and noise) and a summary fig
 
 import numpy as np
 
-from arielcal import formats, qc, workflow
+from arielcal import formats, qc, steps
 
-with workflow.step(snakemake, "qc_split"):
+with steps.step(snakemake, "qc_split"):
     inputs, params = snakemake.input, snakemake.params
     transits = {tuple(key): formats.load_json(path) for key, path in zip(params.visits, inputs.transit, strict=True)}
     rows, curves = [], []
@@ -16,4 +16,4 @@ with workflow.step(snakemake, "qc_split"):
         curves.append((f"{key[1]}/{key[2]} {key[3]}", time_h, white[0]))
     formats.write_csv(snakemake.output.table, {name: [row[name] for row in rows] for name in qc.OBSERVATION_COLUMNS})
     qc.save_png(qc.split_summary_figure(snakemake.wildcards.split, rows, curves, len(transits)), snakemake.output.figure, dpi=110)
-    workflow.log.info("%d observations", len(rows))
+    steps.log.info("%d observations", len(rows))

@@ -6,9 +6,9 @@ import os
 import shutil
 from pathlib import Path
 
-from arielcal import formats, qc, science_io, workflow
+from arielcal import formats, qc, science_io, steps
 
-with workflow.step(snakemake, "qc_worst"):
+with steps.step(snakemake, "qc_worst"):
     with open(snakemake.input.table, newline="") as handle:
         rows = list(csv.DictReader(handle))
     kept = qc.rank_visits(rows, snakemake.params.worst_visits)
@@ -27,4 +27,4 @@ with workflow.step(snakemake, "qc_worst"):
             qc.save_png(make(view), tmp / f"{visit['rank']:0{width}d}_{planet}_{number}_{name}.png", max_width_px=qc.REPORT_MAX_WIDTH_PX)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
-    workflow.log.info("%d of the split's visits kept: %s", len(kept), [(v["planet_id"], v["visit"]) for v in kept])
+    steps.log.info("%d of the split's visits kept: %s", len(kept), [(v["planet_id"], v["visit"]) for v in kept])

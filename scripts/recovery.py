@@ -5,9 +5,9 @@ depths.csv (every channel, with truth and z = residual / sigma), recovery.csv (a
 statistics per instrument and overall) and recovery.png.
 """
 
-from arielcal import formats, qc, recovery, science_io, workflow
+from arielcal import formats, qc, recovery, science_io, steps
 
-with workflow.step(snakemake, "recovery"):
+with steps.step(snakemake, "recovery"):
     split, inputs = snakemake.wildcards.split, snakemake.input
     truth = science_io.read_truth(list(inputs.truth), split)
     tables = [science_io.read_depths(path) for path in inputs.depths]
@@ -17,6 +17,6 @@ with workflow.step(snakemake, "recovery"):
     summary = recovery.summarize(split, depths, contact_errors)
     formats.write_csv(snakemake.output.summary, summary)
     for i, instrument in enumerate(summary["instrument"]):
-        workflow.log.info("%s %s: n %d, median |z| %.3f, chi2/dof %.3f, mean z %+.3f", split, instrument,
+        steps.log.info("%s %s: n %d, median |z| %.3f, chi2/dof %.3f, mean z %+.3f", split, instrument,
                           summary["n"][i], summary["median_abs_z"][i], summary["chi2_dof"][i], summary["mean_z"][i])
     qc.save_png(qc.recovery_figure(split, depths, summary), snakemake.output.figure, dpi=110)

@@ -4,7 +4,7 @@ The failure makes the run exit non-zero and lists the observation in the failure
 while every other observation still runs under --keep-going.
 """
 
-from arielcal import workflow
+from arielcal import steps
 
-with workflow.step(snakemake, "reject"):
-    raise workflow.Rejected(snakemake.params.reason)
+with steps.step(snakemake, "reject"):
+    raise steps.Rejected(snakemake.params.reason)

@@ -4,9 +4,9 @@ from arielcal import threads
 
 threads.limit(snakemake.threads)
 
-from arielcal import config, simulate, workflow
+from arielcal import config, simulate, steps
 
-with workflow.step(snakemake, "simulate") as step:
+with steps.step(snakemake, "simulate") as step:
     settings = config.simulation({"simulation": snakemake.params.simulation})
     out_dir = snakemake.params.simulation["out_dir"]
     wildcards = snakemake.wildcards

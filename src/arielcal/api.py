@@ -60,7 +60,7 @@ def calibrate_observation(
         raise TypeError(f"calibrate_observation: unknown settings {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     if instrument not in INSTRUMENTS:
         raise ValueError(f"instrument: expected one of {sorted(INSTRUMENTS)}, got {instrument!r}")
-    from .pipeline import SWITCHABLE, Settings
+    from .fused import SWITCHABLE, Settings
 
     chosen = {**DEFAULTS, **settings}
     stages = {**DEFAULTS["stages"], **chosen["stages"]}

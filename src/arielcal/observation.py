@@ -94,9 +94,9 @@ def calibrate_fused(
     second_read_extra_s: float,
     threads: int = 1,
 ) -> Fused:
-    """Every enabled stage of one observation in one pass (:func:`arielcal.pipeline.calibrate`),
+    """Every enabled stage of one observation in one pass (:func:`arielcal.fused.calibrate`),
     from the file paths: ``maps`` maps each of :data:`FUSED_MAPS` to its parquet."""
-    from . import pipeline  # numba: only fused mode pays for it
+    from . import fused  # numba: only fused mode pays for it
 
     raw, gain, offset = read_raw(signal, adc_info, planet_id, instrument, columns)
     axis = formats.read_axis_info(axis_info)
@@ -104,5 +104,5 @@ def calibrate_fused(
     values = {kind: read_map(maps[kind], instrument, kind, columns) for kind in FUSED_MAPS}
     if "bin" in settings.stages:
         require_cds_frames(signal, instrument, raw.shape[-1] // 2, settings.frames_per_bin)
-    cube, dq, n_valid = pipeline.calibrate(raw, gain, offset, dt, values, settings, threads=threads)
+    cube, dq, n_valid = fused.calibrate(raw, gain, offset, dt, values, settings, threads=threads)
     return Fused(cube, dq, n_valid, axis, gain, offset, int(raw.shape[-1]))

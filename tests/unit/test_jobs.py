@@ -6,7 +6,7 @@ import threading
 import pytest
 from snakemake.iocontainers import Namedlist
 
-from arielcal import jobs, workflow
+from arielcal import jobs, steps
 
 
 def _job(tmp_path, name, **params):
@@ -42,9 +42,9 @@ def test_concurrent_steps_write_only_their_own_log(tmp_path):
     barrier = threading.Barrier(2)
 
     def run(name):
-        with workflow.step(_job(tmp_path, name), "probe"):
+        with steps.step(_job(tmp_path, name), "probe"):
             barrier.wait()
-            workflow.log.info("message of %s", name)
+            steps.log.info("message of %s", name)
             barrier.wait()
 
     threads = [threading.Thread(target=run, args=(name,)) for name in ("1", "2")]
@@ -56,4 +56,4 @@ def test_concurrent_steps_write_only_their_own_log(tmp_path):
         text = (tmp_path / f"{mine}.log").read_text()
         assert f"message of {mine}" in text and f"message of {other}" not in text
         assert "probe done in" in text
-    assert not workflow.log.handlers
+    assert not steps.log.handlers

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from arielcal import calib, pipeline
+from arielcal import calib, fused
 from arielcal.dq import DQ
 
 
@@ -51,7 +51,7 @@ def staged(raw, gain, offset, dt, maps, settings):
     return calib.exclude_flagged(cube, dq), dq, n_valid
 
 
-SWITCHES = [frozenset(c) for n in (0, 2, 5) for c in itertools.combinations(pipeline.SWITCHABLE, n)]
+SWITCHES = [frozenset(c) for n in (0, 2, 5) for c in itertools.combinations(fused.SWITCHABLE, n)]
 
 
 @pytest.mark.parametrize("stages", SWITCHES, ids=lambda s: "+".join(sorted(s)) or "none")
@@ -59,10 +59,10 @@ def test_fused_equals_staged_bit_for_bit(stages):
     # Bins of fewer than 8 frames: numpy's pairwise sum is then sequential too, so every value
     # must agree to the bit.
     raw, maps, dt = _observation(np.random.default_rng(3))
-    settings = pipeline.Settings(stages=stages, frames_per_bin=4)
+    settings = fused.Settings(stages=stages, frames_per_bin=4)
     expected, expected_dq, expected_nv = staged(raw, 0.93, -800.0, dt, maps, settings)
     for threads in (1, 2, 3):
-        cube, dq, n_valid = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings, threads=threads)
+        cube, dq, n_valid = fused.calibrate(raw, 0.93, -800.0, dt, maps, settings, threads=threads)
         np.testing.assert_array_equal(cube, expected)
         np.testing.assert_array_equal(dq, expected_dq)
         if "bin" in stages:
@@ -73,7 +73,7 @@ def test_fused_equals_staged_bit_for_bit(stages):
 
 def test_fused_flags_and_shapes():
     raw, maps, dt = _observation(np.random.default_rng(4))
-    cube, dq, n_valid = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, pipeline.Settings(frames_per_bin=4))
+    cube, dq, n_valid = fused.calibrate(raw, 0.93, -800.0, dt, maps, fused.Settings(frames_per_bin=4))
     assert cube.shape == (5, 7, 3) and cube.dtype == np.float32
     assert dq[1, 1] & DQ.DEAD and dq[2, 3] & DQ.HOT and dq[3, 3] & DQ.NO_LIN_CORR
     assert dq[0, 0] & DQ.SATURATED and n_valid[0, 0].tolist() == [3, 4, 4]
@@ -87,9 +87,9 @@ def test_fused_equals_staged_with_competition_bin_sizes(frames_per_bin):
     """numpy sums bins of >= 8 frames pairwise, the kernel sequentially: equal to 1e-6 relative."""
     raw, maps, dt = _observation(np.random.default_rng(5), rows=5, cols=7, frames=2 * frames_per_bin * 3)
     raw[1, 2, 7] = 0  # a NaN frame inside a bin: mean of the valid frames times the bin size
-    settings = pipeline.Settings(frames_per_bin=frames_per_bin)
+    settings = fused.Settings(frames_per_bin=frames_per_bin)
     expected, expected_dq, expected_nv = staged(raw, 0.93, -800.0, dt, maps, settings)
-    cube, dq, n_valid = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings, threads=2)
+    cube, dq, n_valid = fused.calibrate(raw, 0.93, -800.0, dt, maps, settings, threads=2)
     np.testing.assert_allclose(cube, expected, rtol=1e-6, atol=0)
     np.testing.assert_array_equal(dq, expected_dq)
     np.testing.assert_array_equal(n_valid, expected_nv)
@@ -103,9 +103,9 @@ def test_lower_degree_polynomials_are_padded_exactly(degree):
     linear = rng.normal(0, 1e-3, (degree + 1, 5, 7))
     linear[1] += 1.0
     maps["linear_corr"] = linear
-    settings = pipeline.Settings(stages=frozenset({"linearity"}), frames_per_bin=4)
+    settings = fused.Settings(stages=frozenset({"linearity"}), frames_per_bin=4)
     expected, _, _ = staged(raw, 0.93, -800.0, dt, maps, settings)
-    cube, _, _ = pipeline.calibrate(raw, 0.93, -800.0, dt, maps, settings)
+    cube, _, _ = fused.calibrate(raw, 0.93, -800.0, dt, maps, settings)
     np.testing.assert_array_equal(cube, expected)
 
 
@@ -113,16 +113,16 @@ def test_polynomials_above_degree_five_are_refused():
     raw, maps, dt = _observation(np.random.default_rng(7))
     maps["linear_corr"] = np.zeros((7, 5, 7))
     with pytest.raises(ValueError, match="up to degree 5, got degree 6"):
-        pipeline.calibrate(raw, 0.93, -800.0, dt, maps, pipeline.Settings(frames_per_bin=4))
+        fused.calibrate(raw, 0.93, -800.0, dt, maps, fused.Settings(frames_per_bin=4))
 
 
 def test_bad_shapes_are_refused():
     raw, maps, dt = _observation(np.random.default_rng(8))
     with pytest.raises(ValueError, match="positive even number of frames"):
-        pipeline.calibrate(raw[..., :-1], 0.93, -800.0, dt[:-1], maps, pipeline.Settings(frames_per_bin=4))
+        fused.calibrate(raw[..., :-1], 0.93, -800.0, dt[:-1], maps, fused.Settings(frames_per_bin=4))
     with pytest.raises(ValueError, match="positive even number of frames"):
-        pipeline.calibrate(raw[..., :0], 0.93, -800.0, dt[:0], maps, pipeline.Settings(frames_per_bin=4))
+        fused.calibrate(raw[..., :0], 0.93, -800.0, dt[:0], maps, fused.Settings(frames_per_bin=4))
     with pytest.raises(ValueError, match="one integration time per frame"):
-        pipeline.calibrate(raw, 0.93, -800.0, dt[:-2], maps, pipeline.Settings(frames_per_bin=4))
+        fused.calibrate(raw, 0.93, -800.0, dt[:-2], maps, fused.Settings(frames_per_bin=4))
     with pytest.raises(ValueError, match="uint16"):
-        pipeline.calibrate(raw.astype(np.int32), 0.93, -800.0, dt, maps, pipeline.Settings(frames_per_bin=4))
+        fused.calibrate(raw.astype(np.int32), 0.93, -800.0, dt, maps, fused.Settings(frames_per_bin=4))
