@@ -268,3 +268,26 @@ def test_time_median_equals_nanmedian_bit_for_bit_and_is_nan_for_empty_pixels():
     np.testing.assert_array_equal(science.time_median(cube), expected)
     even = cube[:6]  # an even count: the mean of the two middle values
     np.testing.assert_array_equal(science.time_median(even)[3], np.median(even[:, 3], axis=0))
+
+
+def test_a_bright_pixel_missing_in_some_bins_makes_no_dip():
+    """One column, 4 aperture rows with a fixed profile (the peak pixel holds 40 % of the flux)
+    and a flat star: the peak pixel NaN in bins 3-5 must not change those bins' flux; a pixel NaN
+    in every bin counts as an average pixel (a constant factor), as before."""
+    profile = np.array([0.1, 0.4, 0.3, 0.2])
+    n_times = 10
+    cube = np.zeros((n_times, 1, 6))
+    cube[:, 0, 1:5] = 1000.0 * profile
+    cube[3:6, 0, 2] = np.nan  # the peak pixel, three bins only
+    variance = np.ones_like(cube)
+    aperture = science.box_mask((1, 6), (1, 5))
+    lc = science.extract(cube, variance, aperture)
+    np.testing.assert_allclose(lc.flux[:, 0], 1000.0, rtol=1e-12)
+    np.testing.assert_allclose(lc.coverage[3:6, 0], 0.6)
+    assert np.all(lc.coverage[[0, 1, 2, 6, 7, 8, 9], 0] == 1.0)
+    np.testing.assert_allclose(lc.variance[3:6, 0], 3 / 0.6**2)  # three valid pixels, scaled
+
+    cube[:, 0, 4] = np.nan  # excluded everywhere: the others count 4/3 each, as before
+    lc = science.extract(cube, variance, aperture)
+    np.testing.assert_allclose(lc.flux[[0, 9], 0], 800.0 * 4 / 3)
+    np.testing.assert_allclose(lc.flux[3:6, 0], 800.0 * 4 / 3, rtol=1e-12)

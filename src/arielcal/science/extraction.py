@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .labels import FGS1_LABEL, label_of_columns
+from .variance import time_median
 
 F64 = np.float64
 
@@ -48,10 +49,11 @@ def extract(
 
     Per time and channel: the background level is the mean of the valid background pixels, and
     is subtracted from each valid aperture pixel. NaN pixels are left out, never spread: the sum
-    over the valid aperture pixels is divided by their fraction ``coverage`` (the missing pixels
-    are assumed to hold the mean of the valid ones). For DQ-excluded pixels (NaN in every bin)
-    the coverage is constant in time, so the *relative* light curve is exact; only the absolute
-    level changes. Variances add: ``(sum var_ap + n_ap^2 var(background mean)) / coverage^2``,
+    over the valid aperture pixels is divided by their fraction ``coverage``. Pixels NaN in every
+    bin (DQ-excluded) count as average pixels (a constant factor: the relative light curve is
+    exact, only the absolute level changes); a pixel NaN in some bins only counts, in those bins,
+    by its share of the channel's flux (its median over the bins where it is valid), so a missing
+    bright pixel does not make a dip. Bins without missing pixels keep the plain pixel fraction. Variances add: ``(sum var_ap + n_ap^2 var(background mean)) / coverage^2``,
     with var(mean) = sum var_bg / n_bg^2 (pixels independent). A channel with no valid aperture
     pixel, or no valid background pixel when a background is asked for, is NaN.
     """
@@ -93,8 +95,19 @@ def extract(
             level_var = np.where(in_bg, var, 0.0).sum(axis=2) / n_bg**2
         total = total - n_valid_ap * level
         total_var = total_var + n_valid_ap**2 * level_var
+    seen = in_ap.any(axis=0)  # (channel, pixel): aperture pixels valid in some bin
+    n_seen = seen.sum(axis=1).astype(F64)
     with np.errstate(divide="ignore", invalid="ignore"):
         coverage = n_valid_ap / n_aperture
+        partial = ok & (n_valid_ap < n_seen[None, :])
+        if partial.any():
+            # A pixel missing in some bins only: count it by its share of the channel's flux
+            # (its time median), not as an average pixel, or a missing bright pixel is a dip.
+            subtracted = data if bg is None else data - level[:, :, None]
+            profile = np.where(seen, time_median(np.where(in_ap, subtracted, np.nan)), 0.0)
+            share = np.where(in_ap, profile[None], 0.0).sum(axis=2) / profile.sum(axis=1)[None, :]
+            usable = partial & np.isfinite(share) & (share > 0) & (profile.sum(axis=1) > 0)[None, :]
+            coverage = np.where(usable, share * n_seen[None, :] / n_aperture[None, :], coverage)
         flux = np.where(ok, total / coverage, np.nan)
         flux_var = np.where(ok, total_var / coverage**2, np.nan)
     return LightCurves(flux, flux_var, np.where(np.isfinite(coverage), coverage, 0.0))
