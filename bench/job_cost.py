@@ -76,7 +76,10 @@ def bookkeeping_seconds(repeat: int) -> dict[str, float]:
     small = Path(tempfile.mkdtemp()) / "input.csv"
     small.write_text("a,b\n1,2\n")
     timed = {}
-    for name, call in (("package versions", provenance.versions), ("input record (small csv)", lambda: provenance.file_record(small))):
+    for name, call in (
+        ("package versions", provenance.versions),
+        ("input record (small csv)", lambda: provenance.file_record(small)),
+    ):
         best = float("inf")
         for _ in range(repeat):
             start = time.perf_counter()
@@ -89,9 +92,23 @@ def bookkeeping_seconds(repeat: int) -> dict[str, float]:
 
 def simulate(root: Path, args) -> None:
     subprocess.run(
-        [PYTHON, "-m", "arielcal.simulate", "--out", str(root), "--train-planets", str(args.planets - args.planets // 4),
-         "--test-planets", str(args.planets // 4), "--airs-frames", str(args.airs_frames), "--fgs1-frames", str(args.fgs1_frames)],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            PYTHON,
+            "-m",
+            "arielcal.simulate",
+            "--out",
+            str(root),
+            "--train-planets",
+            str(args.planets - args.planets // 4),
+            "--test-planets",
+            str(args.planets // 4),
+            "--airs-frames",
+            str(args.airs_frames),
+            "--fgs1-frames",
+            str(args.fgs1_frames),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -101,7 +118,19 @@ def run_workflow(workdir: Path, data: Path, mode: str, extra: list[str]) -> dict
     workdir.mkdir(parents=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "SLURM_CONF": "/dev/null"}
-    cmd = [PYTHON, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", "--quiet", *extra]
+    cmd = [
+        PYTHON,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--quiet",
+        *extra,
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -122,14 +151,25 @@ def run_workflow(workdir: Path, data: Path, mode: str, extra: list[str]) -> dict
                 rules[rule]["work_s"] += float(found.group(2))
     jobs = sum(r["jobs"] for r in rules.values())
     job_s = sum(r["job_s"] for r in rules.values())
-    return {"wall": wall, "jobs": jobs, "job_s": job_s, "work_s": sum(r["work_s"] for r in rules.values()),
-            "idle_per_job": (wall * 2 - job_s) / jobs, "rules": rules}
+    return {
+        "wall": wall,
+        "jobs": jobs,
+        "job_s": job_s,
+        "work_s": sum(r["work_s"] for r in rules.values()),
+        "idle_per_job": (wall * 2 - job_s) / jobs,
+        "rules": rules,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--planets", type=int, nargs="+", default=[8, 16],
-                        help="one size, or two: the second run gives the marginal cost of a planet (the slope)")
+    parser.add_argument(
+        "--planets",
+        type=int,
+        nargs="+",
+        default=[8, 16],
+        help="one size, or two: the second run gives the marginal cost of a planet (the slope)",
+    )
     parser.add_argument("--airs-frames", type=int, default=600)
     parser.add_argument("--fgs1-frames", type=int, default=7200)
     parser.add_argument("--modes", nargs="+", default=["staged", "fused"], choices=["staged", "fused"])
@@ -192,7 +232,9 @@ def main() -> None:
     for mode, run in runs.items():
         lines += [f"### {mode}: per rule", "", "| rule | jobs | mean job s | mean work s |", "|---|---|---|---|"]
         for rule, entry in sorted(run["rules"].items(), key=lambda item: -item[1]["job_s"]):
-            lines.append(f"| {rule} | {entry['jobs']} | {entry['job_s'] / entry['jobs']:.3f} | {entry['work_s'] / entry['jobs']:.3f} |")
+            lines.append(
+                f"| {rule} | {entry['jobs']} | {entry['job_s'] / entry['jobs']:.3f} | {entry['work_s'] / entry['jobs']:.3f} |"
+            )
         lines.append("")
     text = "\n".join(lines)
     print(text)

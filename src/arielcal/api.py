@@ -131,7 +131,9 @@ def open_split(results_dir, split: str) -> Split:
             continue
         stacks[name] = formats.load_npy(stack)
         for planet_id, visit in rows:
-            directory = Path(paths.product_prefix(str(root)).format(split=split, planet=planet_id, visit=visit, instrument=name))
+            directory = Path(
+                paths.product_prefix(str(root)).format(split=split, planet=planet_id, visit=visit, instrument=name)
+            )
             if (directory / "meta.json").is_file():
                 meta = formats.load_json(directory / "meta.json")
                 time_h[name] = np.asarray(meta["time_h"], dtype=np.float64)
