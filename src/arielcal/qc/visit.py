@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..instruments import AIRS
+from ..science.variance import time_median
 from .render import _figure, _finish, _or_nan, _window_lines
 
 
@@ -45,11 +46,7 @@ class VisitView:
 
 def time_median_image(calibrated: np.ndarray) -> np.ndarray:
     """(time, column, row) product -> (row, column) median over time, NaN where no bin is valid."""
-    cube = np.asarray(calibrated, dtype=np.float64)
-    seen = np.isfinite(cube).any(axis=0)  # all-NaN pixels skipped: no warning, no global filter
-    median = np.full(cube.shape[1:], np.nan)
-    median[seen] = np.nanmedian(cube[:, seen], axis=0)
-    return median.T
+    return time_median(np.asarray(calibrated, dtype=np.float64)).T
 
 
 def visit_images(view: VisitView):
