@@ -6,7 +6,7 @@ VENV ?= .venv
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-all lint format dag clean
+.PHONY: setup run test test-all mutations lint format dag clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -m ''
+
+# Deliberate defects applied one at a time to a throwaway copy: every one must make a test fail.
+mutations: setup
+	SLURM_CONF=/dev/null $(BIN)/python tests/mutations.py
 
 lint: setup
 	$(BIN)/snakemake --lint
