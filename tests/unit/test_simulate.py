@@ -254,7 +254,7 @@ def test_same_seed_gives_byte_identical_files(dataset_2025, tmp_path):
 def test_worker_processes_write_the_same_bytes(dataset_2024, tmp_path, monkeypatch):
     cfg, root = dataset_2024
     split, planet_id, _ = sim.planets(cfg)[0]
-    monkeypatch.setattr(sim, "PARALLEL_MIN_VALUES", 0)  # large planets run in worker processes
+    monkeypatch.setattr(sim.writer, "PARALLEL_MIN_VALUES", 0)  # large planets run in worker processes
     sim.write_planet(cfg, tmp_path, split, planet_id)
     for name in sim.planet_files(cfg, split, planet_id):
         assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name
@@ -263,7 +263,7 @@ def test_worker_processes_write_the_same_bytes(dataset_2024, tmp_path, monkeypat
 def test_a_failing_worker_process_is_reported(dataset_2024, tmp_path, monkeypatch):
     cfg, _ = dataset_2024
     split, planet_id, _ = sim.planets(cfg)[0]
-    monkeypatch.setattr(sim, "PARALLEL_MIN_VALUES", 0)
+    monkeypatch.setattr(sim.writer, "PARALLEL_MIN_VALUES", 0)
     (tmp_path / split).write_text("a file where the planet folders should go")
     with pytest.raises(RuntimeError, match=f"simulating {split}/{planet_id} visit 0 AIRS-CH0 .exit 1.*FGS1 .exit 1"):
         sim.write_planet(cfg, tmp_path, split, planet_id)
