@@ -204,7 +204,7 @@ def test_wavelengths_submission_and_truth(dataset):
     assert submission.height == cfg.test_planets
     truth = pl.read_csv(root / "simulation_truth.csv")
     assert truth.columns == ["split", "planet_id", "t1_h", "t2_h", "t3_h", "t4_h", *WL]
-    assert list(zip(truth["split"], truth["planet_id"])) == [(s, p) for s, p, _ in sim.planets(cfg)]
+    assert list(zip(truth["split"], truth["planet_id"], strict=True)) == [(s, p) for s, p, _ in sim.planets(cfg)]
     depths = truth.select(WL).to_numpy()
     assert np.all((depths >= 1e-3) & (depths <= 7e-3))
     contacts = truth.select(["t1_h", "t2_h", "t3_h", "t4_h"]).to_numpy() * 3600
@@ -485,7 +485,7 @@ def test_default_levels_never_reach_the_adc_limits():
     for instrument in (AIRS, FGS1):
         model = sim.observation_model(cfg, body, 0, instrument)
         raw, clipped = sim.simulate_frames(model, sim._rng(cfg, "noise", pid, 0, instrument.name))
-        assert clipped == 0 and 0 < raw.min() and raw.max() < 65535
+        assert clipped == 0 and raw.min() > 0 and raw.max() < 65535
 
 
 def test_light_curve_shapes_and_options():
@@ -494,11 +494,12 @@ def test_light_curve_shapes_and_options():
     shape = sim.trapezoid(t, contacts)
     assert shape[t < 100].max() == 0 and shape[(t >= 150) & (t <= 350)].min() == 1 and shape[t > 400].max() == 0
     depths = np.array([2e-3, 5e-3])
-    flat_bottom = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]), 0.2, limb_darkening=False)
+    flat_bottom = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]))
     np.testing.assert_allclose(flat_bottom.min(axis=1), 1 - depths)
-    limb = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]), 0.2, limb_darkening=True)
+    chord = sim.Chord.through(100.0, 400.0, 0.2, np.sqrt(depths.mean()))
+    limb = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]), chord, limb_darkening=True)
     assert np.all(limb.min(axis=1) < 1 - depths)  # the centre of a limb-darkened star is brighter than average
-    assert np.all(limb[:, t < 100] == 1)
+    assert np.all(limb[:, t < 95] == 1)  # the larger planet's first contact: 98.2 s
     cfg = sim.SimulationConfig(train_planets=1, test_planets=0, airs_frames=40, jitter=True, drift=True, limb_darkening=True)
     (_, pid, _), = sim.planets(cfg)
     plain = dataclasses.replace(cfg, jitter=False, drift=False, limb_darkening=False)

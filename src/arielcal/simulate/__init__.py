@@ -5,7 +5,7 @@ uint16 frames following the reference recipe (docs, section 2.3): star spectrum 
 and a 2-D PSF on FGS1, a transit light curve, flat field, dark current with hot pixels, dead
 pixels, ramps of two reads sharing their early charge, a per-pixel pedestal, shot and read noise,
 the inverse of the shipped linearity polynomial and a per-planet ADC. The truth (depths in label
-order and contact times) goes to ``simulation_truth.csv``.
+order and contact times) goes to ``simulation_truth.csv`` (and :mod:`.truth`).
 
 Conventions the calibration side relies on (all in e-, the ADC-inverted unit):
 
@@ -24,14 +24,18 @@ above it: there the Poisson skewness (third cumulant = mean) is negligible again
 read noise added to every read, and a Gaussian draw costs a fraction of numpy's Poisson sampler.
 
 The package, by concern: ``config`` (what to simulate, seeded streams), ``sky`` (planets, depth
-spectra, stars, ADC constants), ``transit`` (time axis, transit shapes, drift, pointing),
-``optics`` (trace, PSF, source rate), ``detector`` (calibration maps, linearity, ADC), ``frames``
-(the raw frames of one observation), ``writer`` (files, worker processes), ``cli`` (the command
-line, also ``python -m arielcal.simulate``). Every public name is re-exported here.
+spectra, stars, ADC constants), ``transit`` (time axis, transit shapes, drift, pointing) over
+``occultation`` (the exact flux a disc blocks on a limb-darkened star), ``optics`` (trace, PSF,
+source rate), ``detector`` (calibration maps, linearity, ADC), ``cosmic`` (cosmic-ray hits),
+``frames`` (the raw frames of one observation), ``truth`` (what the systematics leave behind),
+``writer`` (files, worker processes), ``cli`` (the command line, also ``python -m
+arielcal.simulate``). Every public name is re-exported here. The systematics and the
+``realistic`` switch: docs/systematics.md.
 """
 
 from .cli import main
-from .config import CONFIG_SOURCE, SimulationConfig, _rng
+from .config import CONFIG_SOURCE, REALISTIC_GRAZING_FRACTION, SYSTEMATICS, SimulationConfig, _rng
+from .cosmic import CosmicRays, cosmic_ray_hits
 from .detector import (
     ADC_MAX,
     DARK_MEDIAN,
@@ -60,6 +64,7 @@ from .frames import (
     poisson_small_mean,
     simulate_frames,
 )
+from .occultation import Chord, occulted_fraction, uniform_occultation
 from .optics import (
     AIRS_ROW_PROFILE,
     AIRS_TRACE_ROW,
@@ -88,17 +93,18 @@ from .sky import (
     label_wavelengths,
     planet,
     planets,
+    reference_radius,
 )
 from .transit import (
     drift,
     frame_times_s,
-    limb_darkened,
     limb_darkening_coefficients,
     pair_times_s,
     pointing,
     transit_multiplier,
     trapezoid,
 )
+from .truth import TRUTH_DIR, observation_truth_file, observation_truth_wanted
 from .writer import (
     PARALLEL_MIN_VALUES,
     SAMPLE_SUBMISSION_FILE,
@@ -125,6 +131,8 @@ __all__ = [
     "BRIGHTNESS_RANGE",
     "CHUNK_ELEMENTS",
     "CONFIG_SOURCE",
+    "Chord",
+    "CosmicRays",
     "DARK_MEDIAN",
     "DEAD_NOISE_E",
     "FGS1_PSF_1D",
@@ -143,10 +151,13 @@ __all__ = [
     "Planet",
     "READ_MAX_E",
     "READ_MEDIAN",
+    "REALISTIC_GRAZING_FRACTION",
     "SAMPLE_SUBMISSION_FILE",
     "SAMPLE_SUBMISSION_VALUE",
     "STAR_INFO_COLUMNS",
+    "SYSTEMATICS",
     "SimulationConfig",
+    "TRUTH_DIR",
     "TRUTH_FILE",
     "WAVELENGTHS_FILE",
     "WORKER_MALLOC_ENV",
@@ -157,6 +168,7 @@ __all__ = [
     "calibration_maps",
     "check_monotonic",
     "contact_times",
+    "cosmic_ray_hits",
     "depth_spectrum",
     "digitise",
     "digitise_error_feedback",
@@ -165,24 +177,28 @@ __all__ = [
     "gaussian_mixture",
     "invert_linearity",
     "label_wavelengths",
-    "limb_darkened",
     "limb_darkening_coefficients",
     "linearity",
     "linearity_slope",
     "main",
     "newton_iterations",
     "observation_model",
+    "observation_truth_file",
+    "observation_truth_wanted",
+    "occulted_fraction",
     "pair_times_s",
     "planet",
     "planet_files",
     "planets",
     "pointing",
     "poisson_small_mean",
+    "reference_radius",
     "simulate_frames",
     "source_factors",
     "table_files",
     "transit_multiplier",
     "trapezoid",
+    "uniform_occultation",
     "write_observation",
     "write_planet",
     "write_tables",

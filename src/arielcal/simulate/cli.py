@@ -30,9 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fgs1-frames", type=int, help="even; default 12 x AIRS frames")
     parser.add_argument("--noiseless", action="store_true", help="no shot or read noise (still ADC-rounded)")
     parser.add_argument("--no-nonlinearity", action="store_true", help="a linear detector")
-    parser.add_argument("--jitter", action="store_true", help="sub-pixel pointing jitter")
-    parser.add_argument("--drift", action="store_true", help="slow multiplicative drift")
-    parser.add_argument("--limb-darkening", action="store_true", help="limb-darkened transits")
+    parser.add_argument("--realistic", action="store_true", help="every systematic below on, unless --no-<it>")
+    switch = argparse.BooleanOptionalAction
+    parser.add_argument("--jitter", action=switch, help="sub-pixel pointing jitter")
+    parser.add_argument("--drift", action=switch, help="slow multiplicative drift")
+    parser.add_argument("--limb-darkening", action=switch, help="quadratically limb-darkened transits")
+    parser.add_argument("--cosmic-rays", action=switch, help="cosmic-ray hits")
+    parser.add_argument("--saturation", action=switch, help="stars whose brightest pixels reach the ADC ceiling")
+    parser.add_argument("--grazing-fraction", type=float, help="fraction of grazing transits (0.25 with --realistic)")
+    parser.add_argument("--cosmic-ray-rate", type=float, help="hits per pixel per second (default 2e-5)")
+    parser.add_argument("--saturation-level", type=float, help="brightest long read / ADC ceiling (default 1)")
     parser.add_argument("--hot-fraction", type=float)
     parser.add_argument("--dead-fraction", type=float)
     return parser
@@ -55,16 +62,18 @@ def main(argv=None) -> int:
             "fgs1_frames",
             "hot_fraction",
             "dead_fraction",
+            "jitter",
+            "drift",
+            "limb_darkening",
+            "cosmic_rays",
+            "saturation",
+            "grazing_fraction",
+            "cosmic_ray_rate",
+            "saturation_level",
         )
         if getattr(args, name) is not None
     }
-    flags = {
-        "noise": not args.noiseless,
-        "nonlinearity": not args.no_nonlinearity,
-        "jitter": args.jitter,
-        "drift": args.drift,
-        "limb_darkening": args.limb_darkening,
-    }
+    flags = {"noise": not args.noiseless, "nonlinearity": not args.no_nonlinearity, "realistic": args.realistic}
     try:
         cfg = SimulationConfig.from_mapping({**settings, **flags})
         write_tables(cfg, args.out)

@@ -13,7 +13,21 @@ from ..instruments import AIRS, FGS1, Instrument
 
 CONFIG_SOURCE = "simulation config"
 
-_SEED_PURPOSE = {"ids": 1, "planet": 2, "calibration": 3, "noise": 4, "pointing": 5, "jitter": 6, "drift": 7}
+_SEED_PURPOSE = {
+    "ids": 1,
+    "planet": 2,
+    "calibration": 3,
+    "noise": 4,
+    "pointing": 5,
+    "jitter": 6,
+    "drift": 7,
+    "cosmic_rays": 8,
+    "grazing": 9,
+}
+# The systematics ``realistic`` switches on (each None = follow ``realistic``), and the fraction
+# of grazing transits it implies.
+SYSTEMATICS = ("jitter", "drift", "limb_darkening", "cosmic_rays", "saturation")
+REALISTIC_GRAZING_FRACTION = 0.25
 _INSTRUMENT_CODE = {AIRS.name: 1, FGS1.name: 2}
 
 
@@ -27,6 +41,14 @@ class SimulationConfig:
     ``limb_darkening`` False: trapezoid transits, whose flat bottom gives the depth exactly.
     ``fgs1_frames`` left at its full-size default follows ``airs_frames`` (12 FGS1 frames per
     AIRS frame keep the instruments time-aligned); any other value is kept.
+
+    Systematics (docs/systematics.md): ``realistic`` True switches on every one left at None
+    (``jitter``, ``drift``, ``limb_darkening``, ``cosmic_rays``, ``saturation``, and
+    ``grazing_fraction`` = 0.25); False leaves them off. ``cosmic_ray_rate`` hits per pixel per
+    second with a log-uniform charge in ``cosmic_ray_charge_e``; ``saturation`` scales each star
+    so its brightest pixel's long read is ``saturation_level`` x the ADC ceiling;
+    ``grazing_fraction`` of the planets (drawn per planet) cross the limb. Limb darkening or
+    grazing transits use the exact occultation of a disc on a chord (:mod:`.occultation`).
     """
 
     edition: int = 2024
@@ -38,11 +60,18 @@ class SimulationConfig:
     fgs1_frames: int = FGS1.frames
     noise: bool = True
     nonlinearity: bool = True
-    jitter: bool = False
-    drift: bool = False
-    limb_darkening: bool = False
+    jitter: bool | None = None
+    drift: bool | None = None
+    limb_darkening: bool | None = None
     hot_fraction: float = 0.007
     dead_fraction: float = 0.002
+    realistic: bool = False
+    cosmic_rays: bool | None = None
+    saturation: bool | None = None
+    grazing_fraction: float | None = None
+    cosmic_ray_rate: float = 2e-5
+    cosmic_ray_charge_e: tuple[float, float] = (300.0, 3000.0)
+    saturation_level: float = 1.0
 
     def __post_init__(self):
         for name in ("seed", "train_planets", "test_planets", "two_visit_planets"):
@@ -64,8 +93,21 @@ class SimulationConfig:
             _is_frames(self.fgs1_frames, FGS1),
             f"an even integer from 2 to {FGS1.frames}",
         )
-        for name in ("noise", "nonlinearity", "jitter", "drift", "limb_darkening"):
+        _require("realistic", self.realistic, isinstance(self.realistic, bool), "true or false")
+        for name in SYSTEMATICS:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, self.realistic)
+        if self.grazing_fraction is None:
+            object.__setattr__(self, "grazing_fraction", REALISTIC_GRAZING_FRACTION if self.realistic else 0.0)
+        for name in ("noise", "nonlinearity", *SYSTEMATICS):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "true or false")
+        _require("grazing_fraction", self.grazing_fraction, _is_number(self.grazing_fraction, 0, 1), "from 0 to 1")
+        _require("cosmic_ray_rate", self.cosmic_ray_rate, _is_number(self.cosmic_ray_rate, 0, 1e-2), "0 to 0.01 /s")
+        _require("saturation_level", self.saturation_level, _is_number(self.saturation_level, 0.1, 3), "0.1 to 3")
+        charge = self.cosmic_ray_charge_e
+        ok = isinstance(charge, (list, tuple)) and len(charge) == 2 and all(_is_number(q, 1, 1e6) for q in charge)
+        _require("cosmic_ray_charge_e", charge, ok and charge[0] <= charge[1], "[lo, hi] e- with 1 <= lo <= hi")
+        object.__setattr__(self, "cosmic_ray_charge_e", tuple(float(q) for q in charge))
         for name in ("hot_fraction", "dead_fraction"):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 0.2
@@ -109,6 +151,10 @@ class SimulationConfig:
 
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value, low: float, high: float) -> bool:
+    return isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_frames(value, instrument: Instrument) -> bool:

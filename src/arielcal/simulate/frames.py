@@ -8,6 +8,7 @@ import numpy as np
 
 from ..instruments import Instrument
 from .config import SimulationConfig, _rng
+from .cosmic import CosmicRays, cosmic_ray_hits, deposit
 from .detector import (
     ADC_MAX,
     DEAD_NOISE_E,
@@ -40,6 +41,8 @@ class ObservationModel:
     gain: float
     offset: float
     n_pairs: int
+    hits: CosmicRays | None = None
+    """Cosmic-ray hits (:mod:`.cosmic`), or None."""
 
 
 def observation_model(cfg: SimulationConfig, body: Planet, visit: int, instrument: Instrument) -> ObservationModel:
@@ -48,7 +51,11 @@ def observation_model(cfg: SimulationConfig, body: Planet, visit: int, instrumen
     gain, offset = body.adc[instrument.name]
     n_pairs = cfg.frames(instrument.name) // 2
     row_factor, col_factor = source_factors(cfg, body, visit, instrument)
-    return ObservationModel(instrument, row_factor, col_factor, maps, gain, offset, n_pairs)
+    hits = None
+    if cfg.cosmic_rays:
+        stream = _rng(cfg, "cosmic_rays", body.planet_id, visit, instrument.name)
+        hits = cosmic_ray_hits(stream, instrument, n_pairs, maps["dead"], cfg.cosmic_ray_rate, cfg.cosmic_ray_charge_e)
+    return ObservationModel(instrument, row_factor, col_factor, maps, gain, offset, n_pairs, hits)
 
 
 def simulate_frames(
@@ -59,7 +66,8 @@ def simulate_frames(
     Per ramp k and pixel: rate = flat * source + dark (0 for dead pixels); short read
     y_s = pedestal + Q_s, long read y_l = pedestal + Q_s + Q_d (shared early charge), with
     Q_s, Q_d the charges of [0, t_short] and [t_short, t_long]; read noise per read; then the
-    inverse linearity and the ADC. Pixels are processed in groups of equal treatment (noise model,
+    inverse linearity and the ADC. Cosmic-ray charge (``model.hits``) joins the reads after each
+    hit before the non-linearity; the noise draws do not depend on it. Pixels are processed in groups of equal treatment (noise model,
     Newton steps) and in cache-sized blocks of pixels x ramps.
     """
     inst = model.instrument
@@ -100,6 +108,8 @@ def simulate_frames(
     out = np.empty((dead.size, n_pairs, 2), dtype=np.uint16)
     clipped = 0
     ramps = min(n_pairs, 2048)
+    hits = model.hits if model.hits is not None and model.hits.pixel.size else None
+    slot = np.full(dead.size, -1, dtype=np.int64)
     block = max(1, CHUNK_ELEMENTS // ramps)
     for group, (is_dead, poisson_short, poisson_long, n_short, n_long) in enumerate(groups):
         members = np.flatnonzero(group_of == group)
@@ -120,6 +130,8 @@ def simulate_frames(
                     reads = _ramp_reads(
                         rate, t_short, t_long, p_pedestal, p_read, rng, noise, bool(poisson_short), bool(poisson_long)
                     )
+                    if hits is not None:
+                        deposit(reads, hits, slot, pix, k0, k1, inst)
                 for read_index, (y, steps) in enumerate(zip(reads, (n_short, n_long), strict=True)):
                     x = invert_linearity(y, p_coeffs, int(steps)) if nonlinearity else y
                     if noise:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..instruments import AIRS, FGS1, Instrument
 from .config import SimulationConfig, _rng
+from .detector import ADC_MAX, LINEARITY_MEDIANS, linearity
 from .sky import FGS1_WAVELENGTH_UM, Planet, airs_column_depths, airs_wavelengths
 from .transit import drift, pair_times_s, pointing, transit_multiplier
 
@@ -68,7 +69,11 @@ def source_factors(
             gaussian_mixture(rows - AIRS_TRACE_ROW, AIRS_ROW_PROFILE).max()
             * airs_spectrum_shape(cols, body.star_info["Ts"]).max()
         )
-        scale = PEAK_LONG_READ_E[AIRS.name] * body.brightness / (instrument.long_read_s * peak)
+        if cfg.saturation:
+            brightest = _saturating_peak(body, instrument, cfg.saturation_level)
+        else:
+            brightest = PEAK_LONG_READ_E[AIRS.name] * body.brightness
+        scale = brightest / (instrument.long_read_s * peak)
         row_factor, col_factor = profile, scale * shape
     else:
         wavelengths = np.array([FGS1_WAVELENGTH_UM[cfg.edition]])
@@ -79,14 +84,27 @@ def source_factors(
             gaussian_mixture(rows - FGS1_PSF_CENTRE[0], FGS1_PSF_1D).max()
             * gaussian_mixture(cols - FGS1_PSF_CENTRE[1], FGS1_PSF_1D).max()
         )
-        row_factor = (
-            row_factor
-            * PEAK_LONG_READ_E[FGS1.name]
-            * body.brightness
-            * body.fgs1_colour
-            / (instrument.long_read_s * peak)
-        )
-    modulation = transit_multiplier(t, body.contacts_s, depths, wavelengths, body.impact, cfg.limb_darkening)
+        if cfg.saturation:
+            brightest = _saturating_peak(body, instrument, cfg.saturation_level)
+            row_factor = row_factor * brightest / (instrument.long_read_s * peak)
+        else:  # this order of operations keeps the bytes of earlier versions
+            row_factor = (
+                row_factor
+                * PEAK_LONG_READ_E[FGS1.name]
+                * body.brightness
+                * body.fgs1_colour
+                / (instrument.long_read_s * peak)
+            )
+    modulation = transit_multiplier(t, body.contacts_s, depths, wavelengths, body.chord, cfg.limb_darkening)
     if cfg.drift:
         modulation = modulation * drift(_rng(cfg, "drift", body.planet_id, visit), t, cfg.window_s, wavelengths)
     return row_factor, col_factor * modulation
+
+
+def _saturating_peak(body: Planet, instrument: Instrument, level: float) -> float:
+    """Charge (e-) of the brightest pixel's long read (flat 1, out of transit, no noise) that is
+    ``level`` x the ADC ceiling: the median linearity polynomial at the detector value of raw
+    65535, so that pixel and its brightest neighbours clip."""
+    gain, offset = body.adc[instrument.name]
+    ceiling = np.float64(ADC_MAX / gain + offset)
+    return float(level * linearity(ceiling, np.array(LINEARITY_MEDIANS[instrument.name])))

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import InputError
 from ..instruments import AIRS, FGS1, INSTRUMENTS
 from .config import CONFIG_SOURCE, SimulationConfig, _rng
+from .occultation import Chord
 
 N_LABELS = 283
 AIRS_SCIENCE_COLUMNS = (39, 321)
@@ -66,6 +67,10 @@ class Planet:
     fgs1_colour: float
     impact: float
     star_info: dict
+    chord: Chord | None = None
+    """The chord across the star when the light curve is the exact occultation (limb darkening
+    or grazing transits on); None for the trapezoid."""
+    grazing: bool = False
 
 
 def airs_wavelengths(columns=None) -> np.ndarray:
@@ -130,7 +135,26 @@ def planet(cfg: SimulationConfig, planet_id: int) -> Planet:
     fgs1_colour = rng.uniform(0.85, 1.0)
     impact = rng.uniform(0.0, 0.7)
     star_info = _star_info(rng, impact)
-    return Planet(int(planet_id), depths, contacts, star, adc, brightness, fgs1_colour, impact, star_info)
+    chord, grazing = None, False
+    if cfg.limb_darkening or cfg.grazing_fraction > 0:
+        # Its own stream: the draws above, hence every other planet property, stay the same.
+        extra = _rng(cfg, "grazing", planet_id)
+        grazing = bool(extra.uniform() < cfg.grazing_fraction)
+        if grazing:
+            # 1 - 0.8 p_min .. 1 + 0.3 p_min: every wavelength's disc crosses the limb and transits.
+            impact = 1.0 + math.sqrt(depths.min()) * extra.uniform(-0.8, 0.3)
+            star_info = {**star_info, "i": math.degrees(math.acos(impact / star_info["sma"]))}
+        radius = reference_radius(depths)
+        chord = Chord.through(contacts[0], contacts[3], impact, radius)
+        contacts = chord.contacts(radius)
+    return Planet(
+        int(planet_id), depths, contacts, star, adc, brightness, fgs1_colour, impact, star_info, chord, grazing
+    )
+
+
+def reference_radius(depths: np.ndarray) -> float:
+    """Rp/Rs whose contacts the truth reports: that of the mean depth over all labels."""
+    return math.sqrt(float(np.mean(depths)))
 
 
 def _star_info(rng: np.random.Generator, impact: float) -> dict:

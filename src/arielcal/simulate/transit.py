@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..instruments import Instrument
+from .occultation import Chord, occulted_fraction
 
 
 def frame_times_s(instrument: Instrument, n_frames: int) -> np.ndarray:
@@ -33,32 +34,29 @@ def limb_darkening_coefficients(wavelengths_um: np.ndarray) -> tuple[np.ndarray,
     return 0.12 + 0.33 * blue, 0.22 - 0.05 * blue
 
 
-def limb_darkened(t: np.ndarray, contacts: np.ndarray, impact: float, u1, u2) -> np.ndarray:
-    """Small-planet approximation: the trapezoid's overlap fraction times the local surface
-    brightness under the planet over the disc mean; the flat bottom is curved and its mean
-    deficit is not the depth. ``u1``/``u2`` of shape (n, 1) give n curves."""
-    t1, _, _, t4 = contacts
-    half = (t4 - t1) / 2
-    z2 = impact**2 + (1 - impact**2) * ((t - (t1 + t4) / 2) / half) ** 2
-    one_minus_mu = 1.0 - np.sqrt(np.clip(1.0 - z2, 0.0, 1.0))
-    brightness = 1.0 - u1 * one_minus_mu - u2 * one_minus_mu**2
-    return trapezoid(t, contacts) * brightness / (1.0 - u1 / 3.0 - u2 / 6.0)
-
-
 def transit_multiplier(
     t: np.ndarray,
     contacts: np.ndarray,
     depths: np.ndarray,
     wavelengths_um: np.ndarray,
-    impact: float,
-    limb_darkening: bool,
+    chord: Chord | None = None,
+    limb_darkening: bool = False,
 ) -> np.ndarray:
-    """Flux multiplier 1 - depth * shape(t), shape (n_wavelengths, n_times)."""
+    """Flux multiplier, shape (n_wavelengths, n_times).
+
+    Without a ``chord``: 1 - depth * trapezoid (flat bottom, the depth exactly). With one: the
+    exact flux blocked by a disc of radius sqrt(depth) crossing the star on that chord
+    (:mod:`.occultation`), uniform or, with ``limb_darkening``, quadratically limb-darkened with
+    :func:`limb_darkening_coefficients`; the label stays (Rp/Rs)^2.
+    """
     depths = np.asarray(depths, dtype=np.float64)[:, None]
-    if not limb_darkening:
+    if chord is None:
+        if limb_darkening:
+            raise ValueError("a limb-darkened transit needs its chord across the star")
         return 1.0 - depths * trapezoid(t, contacts)[None, :]
-    u1, u2 = limb_darkening_coefficients(wavelengths_um)
-    return 1.0 - depths * limb_darkened(t, contacts, impact, u1[:, None], u2[:, None])
+    u1, u2 = limb_darkening_coefficients(wavelengths_um) if limb_darkening else (0.0, 0.0)
+    u1, u2 = np.broadcast_to(u1, depths.shape[:1])[:, None], np.broadcast_to(u2, depths.shape[:1])[:, None]
+    return 1.0 - occulted_fraction(np.sqrt(depths), chord.separation(t)[None, :], u1, u2)
 
 
 def drift(rng: np.random.Generator, t: np.ndarray, window_s: float, wavelengths_um: np.ndarray) -> np.ndarray:

@@ -29,6 +29,13 @@ from .sky import (
     planets,
 )
 from .transit import frame_times_s
+from .truth import (
+    observation_truth,
+    observation_truth_file,
+    observation_truth_wanted,
+    planet_truth_columns,
+    planet_truth_wanted,
+)
 
 # Observations this large (raw values) run in worker processes: starting one costs ~1 s, and
 # threads are slower than one after the other here (measured: 14 s against 10 s).
@@ -53,6 +60,8 @@ def planet_files(cfg: SimulationConfig, split: str, planet_id: int) -> list[str]
                 layout.calibration_file("", cfg.edition, split, planet_id, visit, name, kind)
                 for kind in formats.CALIBRATION_MAPS
             )
+            if observation_truth_wanted(cfg):
+                paths.append(observation_truth_file("", cfg.edition, split, planet_id, visit, name))
     return [str(path) for path in paths]
 
 
@@ -85,11 +94,15 @@ def write_observation(cfg: SimulationConfig, out_dir, split: str, planet_id: int
     model = observation_model(cfg, planet(cfg, planet_id), visit, inst)
     rng = _rng(cfg, "noise", planet_id, visit, instrument)
     cube, clipped = simulate_frames(model, rng, noise=cfg.noise, nonlinearity=cfg.nonlinearity)
-    if clipped:
+    if clipped and not cfg.saturation:
         warnings.warn(
             f"{split}/{planet_id} visit {visit} {instrument}: {clipped} raw values clipped to 0 or {ADC_MAX}",
             stacklevel=2,
         )
+    if observation_truth_wanted(cfg):
+        truth = {"split": split, "planet_id": int(planet_id), "visit": visit, **observation_truth(cfg, model, cube)}
+        path = observation_truth_file(out_dir, cfg.edition, split, planet_id, visit, instrument)
+        formats.save_json(path, truth)
     formats.write_signal(layout.signal_file(out_dir, cfg.edition, split, planet_id, visit, instrument), cube)
     del cube
     for kind in formats.CALIBRATION_MAPS:
@@ -148,6 +161,12 @@ def _run_job(text: str) -> None:
 def _finished(proc: subprocess.Popen, label: str) -> list[str]:
     """Wait for a worker; its label if it failed."""
     return [f"{label} (exit {proc.returncode})"] if proc.wait() else []
+
+
+def _hours(seconds: float) -> float | str:
+    """A contact time in hours; a grazing transit's missing t2, t3 as "NaN", which csv readers
+    (polars, pandas) parse as a float where a lone "nan" would be text."""
+    return "NaN" if np.isnan(seconds) else float(seconds / 3600.0)
 
 
 def _label_columns(depths_by_planet: list[np.ndarray]) -> dict[str, list[float]]:
@@ -212,6 +231,8 @@ def write_tables(cfg: SimulationConfig, out_dir) -> None:
 
     truth = {"split": [split for split, _ in plan], "planet_id": [pid for _, pid in plan]}
     for i in range(4):
-        truth[f"t{i + 1}_h"] = [float(bodies[pid].contacts_s[i] / 3600.0) for _, pid in plan]
+        truth[f"t{i + 1}_h"] = [_hours(bodies[pid].contacts_s[i]) for _, pid in plan]
     truth.update(_label_columns([bodies[pid].depths for _, pid in plan]))
+    if planet_truth_wanted(cfg):
+        truth.update(planet_truth_columns(cfg, [bodies[pid] for _, pid in plan]))
     formats.write_csv(Path(out_dir) / TRUTH_FILE, truth)
