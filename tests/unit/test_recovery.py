@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import polars as pl
+import pytest
 
 from arielcal import qc, recovery
 
@@ -33,11 +34,18 @@ def test_truth_is_taken_by_label_and_z_is_residual_over_sigma():
     np.testing.assert_allclose(depths["z"].to_numpy(), [1.0, 0.0, 0.0], atol=1e-12)
     assert depths.columns == list(recovery.DEPTH_TABLE_COLUMNS) and depths["planet_id"].to_list() == [7, 7, 7]
     np.testing.assert_allclose(errors, [0.1])
-    summary = recovery.summarize("train", depths, errors)
-    assert summary["instrument"] == ["AIRS-CH0", "FGS1", "all"]
-    assert summary["n"] == [2, 1, 3]
-    np.testing.assert_allclose(summary["chi2_dof"], [0.5, 0.0, 1 / 3], atol=1e-12)
-    np.testing.assert_allclose(summary["max_contact_error_min"], [6.0] * 3)
+    summary = recovery.summarize("train", depths, errors, naive=(0.0105, 0.0005))
+    # Overall rows first, then terciles of |truth| / sigma for parts of >= 3 channels.
+    assert summary["instrument"] == ["AIRS-CH0", "FGS1", "all", "all", "all", "all"]
+    assert summary["snr_tercile"] == ["all", "all", "all", "low", "mid", "high"]
+    assert summary["n"] == [2, 1, 3, 1, 1, 1]
+    np.testing.assert_allclose(summary["chi2_dof"], [0.5, 0.0, 1 / 3, 0.0, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(summary["max_contact_error_min"], [6.0] * 6)
+    # ADC 2024 score: the truth 0.011, 0.010, 0.011 under N(depth, sigma), between the naive N(0.0105, 0.0005) and perfect N(truth, 1e-5).
+    gll = lambda x, m, s: -0.5 * np.log(2 * np.pi) - np.log(s) - 0.5 * ((x - m) / s) ** 2  # noqa: E731
+    truth_values, depth, sigma = np.array([0.011, 0.010, 0.011]), np.array([0.012, 0.010, 0.011]), np.array([0.001, 0.002, 0.001])
+    pred, naive, perfect = gll(truth_values, depth, sigma).sum(), gll(truth_values, 0.0105, 0.0005).sum(), gll(truth_values, truth_values, 1e-5).sum()
+    assert summary["gll_score"][2] == pytest.approx((pred - naive) / (perfect - naive), rel=1e-12)
 
 
 def test_unknown_planet_and_label_zero_have_no_truth():
@@ -59,3 +67,8 @@ def test_observation_row_counts_and_window():
     assert list(row) == list(qc.OBSERVATION_COLUMNS)
     assert row["pixels"] == 282 * 32 and row["excluded"] == 12 and row["dead"] == 3 and row["hot"] == 9 and row["saturated"] == 0
     assert row["t4_h"] == 3.0 and row["white_depth_ppm"] == 10_000.0 and row["white_ppm_per_bin"] == 2e4
+
+
+def test_naive_prediction_is_the_mean_and_std_of_the_training_labels():
+    truth = {1: (np.array([np.nan, 1.0, 3.0]), None), 2: (np.array([np.nan, 5.0, 7.0]), None)}
+    assert recovery.naive_prediction(truth) == (4.0, float(np.std([1.0, 3.0, 5.0, 7.0])))
