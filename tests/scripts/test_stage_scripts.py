@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_script
 
 from arielcal import formats
 from arielcal.dq import DQ
-from arielcal.instruments import FGS1
-from conftest import run_script
 
 GAIN, OFFSET = 0.5, -100.0
 FRAMES = 8
@@ -81,7 +80,7 @@ def test_full_chain_of_stage_scripts(observation):
         root,
         "mask",
         {"dq": adc["dq"], "dead": files["dead"], "dark": files["dark"]},
-        {**columns, "sigma": 5, "maxiters": 5, "hot": "nan", "dead": "nan"},
+        {**columns, "sigma": 5, "maxiters": 5, "hot": "nan", "dead": "nan", "saturated": "nan"},
     )
     dq = np.load(mask["dq"])
     assert dq[1, 2] == DQ.DEAD | DQ.DO_NOT_USE and dq[5, 5] == DQ.HOT | DQ.DO_NOT_USE
@@ -148,6 +147,40 @@ def test_full_chain_of_stage_scripts(observation):
     # Bin centres: mean long-read stamps of the CDS frames in each bin (0.2, 0.6 s; 1.0, 1.4 s).
     np.testing.assert_allclose(np.array(meta["time_h"]) * 3600, [0.4, 1.2])
     assert meta["excluded_pixels"] == 3 and meta["wavelength_um"] is None
+
+
+@pytest.mark.parametrize(("action", "expected"), [("nan", DQ.SATURATED | DQ.DO_NOT_USE), ("flag", DQ.SATURATED)])
+def test_mask_excludes_saturated_pixels(observation, action, expected):
+    root, files, _, _ = observation
+    adc_dq = np.zeros((32, 32), np.uint32)
+    adc_dq[9, 9] = DQ.SATURATED
+    (root / "stages").mkdir(exist_ok=True)
+    np.save(root / "stages" / "adc.dq.npy", adc_dq)
+    params = {"columns": [0, 32], "sigma": 5, "maxiters": 5, "hot": "nan", "dead": "nan", "saturated": action}
+    mask = run_stage(root, "mask", {"dq": root / "stages" / "adc.dq.npy", "dead": files["dead"], "dark": files["dark"]}, params)
+    assert np.load(mask["dq"])[9, 9] == expected
+
+
+def test_outliers_stage_rejects_a_hit(observation):
+    root, files, _, _ = observation
+    rng = np.random.default_rng(2)
+    cds = rng.normal(500.0, 20.0, (32, 32, 40)).astype(np.float32)
+    cds[4, 7, 33] += 2000.0  # a cosmic ray in the last block (frames 30..39)
+    cds[1, 2] = np.nan  # an excluded pixel
+    dq = np.zeros((32, 32), np.uint32)
+    dq[1, 2] = DQ.DEAD | DQ.DO_NOT_USE
+    (root / "stages").mkdir(exist_ok=True)
+    np.save(root / "stages" / "cds.npy", cds)
+    np.save(root / "stages" / "cds.dq.npy", dq)
+    formats.write_calibration(root / "read.parquet", np.full((32, 32), 13.0))
+    inputs = {"cube": root / "stages" / "cds.npy", "dq": root / "stages" / "cds.dq.npy", "read": root / "read.parquet"}
+    out = run_stage(root, "outliers", inputs, {"columns": [0, 32], "threshold": 6.0, "window": 30})
+    cube, out_dq = np.load(out["cube"]), np.load(out["dq"])
+    assert np.isnan(cube[4, 7, 33]) and np.count_nonzero(np.isnan(cube)) == 40 + 1
+    assert out_dq[4, 7] == DQ.JUMP_DET and out_dq[1, 2] == DQ.DEAD | DQ.DO_NOT_USE
+    assert np.count_nonzero(out_dq) == 2
+    meta = json.loads(out["meta"].read_text())
+    assert meta["rejected_frames"] == 1 and meta["params"]["threshold"] == 6.0
 
 
 def test_bad_input_fails_with_the_file_named_and_no_output(observation):

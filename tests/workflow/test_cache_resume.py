@@ -34,7 +34,7 @@ BASE: dict = {"splits": ["train"]}
 if "science" in default_config():  # calibration only: the science layer is tested on its own
     BASE["science"] = {"extract": False}
 # Rules with `cache: OUTPUT_CACHE` (rules/calibrate.smk, rules/collect.smk).
-CACHED_RULES = ("adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product", "stack")
+CACHED_RULES = ("adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product", "stack")
 OBSERVATION_FILES = ("calibrated.npy", "dq.npy", "nvalid.npy")
 # A workflow profile Snakemake picks up by itself (next to the Snakefile).
 WORKFLOW_PROFILE = REPO / "profiles" / "default" / "config.yaml"

@@ -37,7 +37,7 @@ def demo(tmp_path_factory) -> Workflow:
 def test_default_config_dry_run_plans_simulation_and_every_stage(make_workflow):
     jobs = make_workflow().planned()
     # 3 train + 1 test planets, two instruments each, at full size.
-    for rule in ("simulate_observation", "adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product"):
+    for rule in ("simulate_observation", "adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product"):
         assert jobs.get(rule) == 8, (rule, jobs)
     assert jobs["simulate_tables"] == 1 and jobs["stack"] == 4 and jobs["observations_table"] == 2
 
@@ -61,7 +61,7 @@ def test_products_have_documented_shapes_dtypes_and_metadata(demo):
         assert meta["axes"] == ["time", "column", "row"]
         assert len(meta["time_h"]) == 2 and meta["time_h"][0] < meta["time_h"][1]
         stages = [stage["stage"] for stage in meta["stages"]]
-        assert stages == ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
+        assert stages == ["adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat"]
         raw_inputs = [i for i in meta["stages"][0]["inputs"] if i["path"].endswith(".parquet")]
         assert raw_inputs
         for record in raw_inputs:  # the recorded digest is the file's (also when reused from the cache)
@@ -177,7 +177,7 @@ def test_2025_layout_with_two_visits(make_workflow):
 
 
 def test_switched_off_stages_rewire_the_dag(make_workflow):
-    off = {"mask": False, "linearity": False, "dark": False, "flat": False, "bin": False}
+    off = {"mask": False, "linearity": False, "dark": False, "outliers": False, "flat": False, "bin": False}
     wf = make_workflow(
         "off",
         stages=off,
@@ -186,7 +186,7 @@ def test_switched_off_stages_rewire_the_dag(make_workflow):
         simulation=tiny_simulation(test_planets=0),
     )
     planned = wf.planned()
-    assert not planned.keys() & {"mask", "linearity", "dark", "flat", "bin"}
+    assert not planned.keys() & {"mask", "linearity", "dark", "outliers", "flat", "bin"}
     assert planned["adc"] == planned["cds"] == planned["product"] == 1
     wf.run()
     (obs,) = products(wf)
