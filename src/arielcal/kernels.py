@@ -50,22 +50,27 @@ def reject_block(x, start, stop, read, threshold, values, deviations):
     ``deviations`` are float64 scratch arrays of at least stop - start elements."""
     if not np.isfinite(read):
         return 0  # unknown read noise: the pixel is left alone
+    # Exact shortcut: |x - med| <= high - low and sigma >= the floor at med >= low, so a block
+    # whose range is within threshold x that floor rejects nothing (most blocks). NaN frames fail
+    # every comparison, so this pass needs no branch on them.
     m = 0
     low = np.inf
     high = -np.inf
     for i in range(start, stop):
         v = np.float64(x[i])
+        m += v == v
+        low = v if v < low else low
+        high = v if v > high else high
+    if m < MIN_OUTLIER_FRAMES:
+        return 0
+    if high - low <= threshold * math.sqrt(2.0 * read * read + (low if low > 0.0 else 0.0)):
+        return 0
+    m = 0
+    for i in range(start, stop):
+        v = np.float64(x[i])
         if np.isfinite(v):
             values[m] = v
             m += 1
-            low = min(low, v)
-            high = max(high, v)
-    if m < MIN_OUTLIER_FRAMES:
-        return 0
-    # Exact shortcut: |x - med| <= high - low and sigma >= the floor at med >= low, so a block
-    # whose range is within threshold x that floor rejects nothing (most blocks).
-    if high - low <= threshold * math.sqrt(2.0 * read * read + (low if low > 0.0 else 0.0)):
-        return 0
     values[:m].sort()
     med = (values[(m - 1) // 2] + values[m // 2]) / 2.0
     k = 0
@@ -159,11 +164,23 @@ def calibrate_pixels(
             first = np.float32(np.float64(samples[2 * k]) - d * dt[2 * k])
             second = np.float32(np.float64(samples[2 * k + 1]) - d * dt[2 * k + 1])
             cds[k] = second - first
-        if outliers:
+        if outliers and np.isfinite(read[p]):
             count = 0
+            r2 = 2.0 * read[p] * read[p]
             for b in range(n_blocks):
-                stop = n_cds if b == n_blocks - 1 else (b + 1) * window
-                count += reject_block(cds, b * window, stop, read[p], threshold, values, deviations)
+                start = b * window
+                stop = n_cds if b == n_blocks - 1 else start + window
+                # reject_block's shortcut inline: most blocks end here, without a call.
+                m = 0
+                low = np.inf
+                high = -np.inf
+                for i in range(start, stop):
+                    v = np.float64(cds[i])
+                    m += v == v
+                    low = v if v < low else low
+                    high = v if v > high else high
+                if m >= MIN_OUTLIER_FRAMES and high - low > threshold * math.sqrt(r2 + (low if low > 0.0 else 0.0)):
+                    count += reject_block(cds, start, stop, read[p], threshold, values, deviations)
             rejected[p] = count
         # Sequential float64 sums, bins side by side (independent chains pipeline well).
         for b in range(n_out):

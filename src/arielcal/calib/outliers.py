@@ -88,28 +88,45 @@ def reject_outliers(
             parts.append((0, regular, series[:, :regular].reshape(series.shape[0], -1, int(window))))
         parts.append((regular, n_frames, series[:, regular:][:, None, :]))
         for start, stop, blocks in parts:
-            flags = _reject_blocks(blocks.astype(np.float64), noise, float(threshold))
+            flags = _reject_blocks(blocks, noise, float(threshold))
+            if flags is None:
+                continue
             rejected[pixels] += flags.reshape(flags.shape[0], -1).sum(axis=1, dtype=np.uint32)
             view = series[:, start:stop]
             view[flags.reshape(view.shape)] = np.nan
     return out, rejected.reshape(rows, cols)
 
 
-def _reject_blocks(x: np.ndarray, read: np.ndarray, threshold: float) -> np.ndarray:
-    """Boolean (pixels, blocks, frames) of rejected frames of float64 blocks; read (pixels,)."""
-    finite = np.isfinite(x)
-    count = finite.sum(axis=-1)
+def _reject_blocks(x: np.ndarray, read: np.ndarray, threshold: float) -> np.ndarray | None:
+    """Boolean (pixels, blocks, frames) of the rejected frames of float32 blocks, None if none.
+
+    Only candidate blocks are sorted: |x - med| <= max - min and sigma >= the floor at
+    med >= min, so a block whose range is within threshold x the floor at its minimum rejects
+    nothing (exact, the same shortcut as the fused kernel; most blocks of clean data)."""
+    count = np.isfinite(x).sum(axis=-1)
+    low = np.fmin.reduce(x, axis=-1).astype(np.float64)  # NaN ignored (NaN only if all are)
+    high = np.fmax.reduce(x, axis=-1).astype(np.float64)
+    r = np.broadcast_to(read[:, None], count.shape)
+    with np.errstate(invalid="ignore"):
+        floor_low = np.sqrt(2.0 * r * r + np.where(low > 0.0, low, 0.0))
+        candidate = (count >= MIN_OUTLIER_FRAMES) & np.isfinite(r) & ~(high - low <= threshold * floor_low)
+    if not candidate.any():
+        return None
+    flags = np.zeros(x.shape, dtype=bool)
+    flags[candidate] = _reject_candidates(x[candidate].astype(np.float64), r[candidate], count[candidate], threshold)
+    return flags
+
+
+def _reject_candidates(x: np.ndarray, r: np.ndarray, count: np.ndarray, threshold: float) -> np.ndarray:
+    """Rejected frames of (blocks, frames) float64 blocks, each with >= 3 finite frames."""
     med = _median_sorted(np.sort(x, axis=-1), count)
-    deviation = np.abs(x - med[..., None])  # NaN stays NaN and sorts last
+    deviation = np.abs(x - med[:, None])  # NaN stays NaN and sorts last
     mad = _median_sorted(np.sort(deviation, axis=-1), count)
-    r = read[:, None]
     floor = np.sqrt(2.0 * r * r + np.where(med > 0.0, med, 0.0))
     spread = MAD_TO_SIGMA * mad
     sigma = np.where(floor > spread, floor, spread)
     with np.errstate(invalid="ignore"):
-        flags = deviation > threshold * sigma[..., None]
-    flags &= ((count >= MIN_OUTLIER_FRAMES) & np.isfinite(r))[..., None]  # unknown read noise: left alone
-    return flags
+        return deviation > threshold * sigma[:, None]
 
 
 def outlier_dq(rejected: np.ndarray) -> np.ndarray:
