@@ -31,7 +31,7 @@ def in_process(script, input, output, params, wildcards, threads, resources, log
 
 
 RESULTS = "results"
-STAGES = ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
+STAGES = ["adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat"]
 # mask only adds to the DQ map; every other stage transforms the cube.
 DQ_ONLY_STAGES = {"mask"}
 ENABLED = [s for s in STAGES if config["stages"].get(s, True)]
