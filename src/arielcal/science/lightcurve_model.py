@@ -24,9 +24,11 @@ class Curve:
     weight: np.ndarray
     width: float
     scale: float
+    regressors: np.ndarray | None = None
+    """(time, m) systematics regressors fitted with the baseline (pointing), or None."""
 
 
-def normalised(time, flux, variance, width: float) -> Curve:
+def normalised(time, flux, variance, width: float, regressors=None) -> Curve:
     t = np.asarray(time, F64)
     y = np.asarray(flux, F64)
     v = np.asarray(variance, F64)
@@ -34,9 +36,8 @@ def normalised(time, flux, variance, width: float) -> Curve:
     scale = float(np.median(y[ok])) if ok.any() else 1.0
     if not np.isfinite(scale) or scale == 0:
         scale = 1.0
-    return Curve(
-        t, np.where(ok, y / scale, 0.0), np.where(ok, scale * scale / np.where(ok, v, 1.0), 0.0), float(width), scale
-    )
+    weight = np.where(ok, scale * scale / np.where(ok, v, 1.0), 0.0)
+    return Curve(t, np.where(ok, y / scale, 0.0), weight, float(width), scale, regressors)
 
 
 def poly_design(t: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
@@ -98,7 +99,8 @@ class Geometry:
 
 
 def _white_design(curve: Curve, basis: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
-    return np.hstack([poly_design(curve.time, degree, centre, spread), -basis.T])
+    extra = [] if curve.regressors is None else [curve.regressors]
+    return np.hstack([poly_design(curve.time, degree, centre, spread), *extra, -basis.T])
 
 
 def _lm(fun, x0: np.ndarray, steps: np.ndarray, lower: np.ndarray, upper: np.ndarray, iterations: int = 40):
@@ -129,7 +131,7 @@ def _lm(fun, x0: np.ndarray, steps: np.ndarray, lower: np.ndarray, upper: np.nda
             damping *= 4.0
         else:
             break
-        converged = cost - cn < 1e-10 * max(cost, 1.0)
+        converged = cost - cn < 1e-7 * max(cost, 1.0)
         x, r, cost, damping = xn, rn, cn, max(damping / 3.0, 1e-9)
         if converged:
             break
@@ -173,7 +175,7 @@ def fit_white(curve: Curve, geometry: Geometry, degree: int, samples: int) -> Wh
     coef, cov, chi2 = solve(x, curve.flux, curve.weight)
     n_poly = degree + 1
     level = float(coef[0]) or 1.0
-    depth, sigma, u1, u2 = _depth_of(coef[n_poly:], level, cov[n_poly:, n_poly:])
+    depth, sigma, u1, u2 = _depth_of(coef[-3:], level, cov[-3:, -3:])
     baseline = x[:, :n_poly] @ coef[:n_poly]
     model = x @ coef
     good = curve.weight > 0
@@ -191,16 +193,16 @@ def choose_degree(curve: Curve, geometry: Geometry, degrees, samples: int) -> in
     return min(scores)[1]
 
 
-def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7) -> Geometry:
+def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None) -> Geometry:
     """The chord (t0, speed, impact, radius) shared by white light curves, from trapezoid
     contact times; each curve has its own baseline polynomial (degree per curve) and free
     quadratic limb darkening, solved exactly at every step (variable projection). ``impact``
-    given (star_info): held fixed. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
+    given (star_info): held fixed. ``start_at``: start there instead. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
     guess_impact = 0.3 if impact is None else float(impact)
     t0, speed, radius = chord_from_contacts(contacts, guess_impact)
     span = max(max(np.ptp(c.time) for c in curves), 1e-9)
     free = [0, 1, 3] if impact is not None else [0, 1, 2, 3]
-    start = np.array([t0, speed, guess_impact, radius])
+    start = np.array([t0, speed, guess_impact, radius]) if start_at is None else start_at.params
     lower = np.array([min(c.time.min() for c in curves), 1e-3 / span, 0.0, 2e-3])
     upper = np.array([max(c.time.max() for c in curves), 1e3 / span, 1.4, 0.5])
 
@@ -209,11 +211,17 @@ def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples
         values[free] = x
         return values
 
+    # One model evaluation for every curve: the bins of all curves at once (split below).
+    times = np.concatenate([c.time for c in curves])
+    widths = np.concatenate([np.full(c.time.size, c.width) for c in curves])
+    edges = np.cumsum([c.time.size for c in curves])[:-1]
+
     def residuals(x):
         g = Geometry(*full(x), cov=np.zeros((4, 4)))
+        bases = np.split(g.basis(times, widths, samples), edges, axis=1)
         parts = []
-        for curve, degree in zip(curves, degrees, strict=True):
-            design = _white_design(curve, g.basis(curve.time, curve.width, samples), degree, g.t0, span)
+        for curve, degree, basis in zip(curves, degrees, bases, strict=True):
+            design = _white_design(curve, basis, degree, g.t0, span)
             coef, _, _ = solve(design, curve.flux, curve.weight)
             parts.append((curve.flux - design @ coef) * np.sqrt(curve.weight))
         return np.concatenate(parts)
