@@ -19,13 +19,13 @@ import numpy as np
 
 from . import formats, layout, observation, paths
 from .errors import InputError
-from .instruments import AIRS, INSTRUMENTS
+from .instruments import AIRS, AIRS_LABELLED_COLUMNS, INSTRUMENTS
 from .product import Product, assemble, open_product
 
 # The workflow's defaults (config.yaml; tests/unit/test_api.py keeps the two equal).
 DEFAULTS = {
     "stages": {"mask": True, "linearity": True, "dark": True, "flat": True, "bin": True},
-    "airs_columns": [39, 321],
+    "airs_columns": list(AIRS_LABELLED_COLUMNS),
     "binning": {"AIRS-CH0": 30, "FGS1": 360},
     "second_read_extra_s": 0.1,
     "hot_pixels": {"sigma": 5, "maxiters": 5},
@@ -131,7 +131,9 @@ def open_split(results_dir, split: str) -> Split:
             continue
         stacks[name] = formats.load_npy(stack)
         for planet_id, visit in rows:
-            directory = Path(paths.product_prefix(str(root)).format(split=split, planet=planet_id, visit=visit, instrument=name))
+            directory = Path(
+                paths.product_prefix(str(root)).format(split=split, planet=planet_id, visit=visit, instrument=name)
+            )
             if (directory / "meta.json").is_file():
                 meta = formats.load_json(directory / "meta.json")
                 time_h[name] = np.asarray(meta["time_h"], dtype=np.float64)
