@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 import arielcal
+import arielcal.api
 from arielcal import layout, observation, product, science, simulate, star_info
 from arielcal.instruments import INSTRUMENTS
 
@@ -31,7 +32,8 @@ def observation_curves(data: Path, cfg, split: str, planet_id: int, instrument: 
     """(InstrumentCurves, product, variance) of one observation, as rule extract computes them."""
     inst = INSTRUMENTS[instrument]
     made = arielcal.calibrate_observation(data, planet_id, instrument, binning=binning, split=split)
-    stages = [stage["stage"] for stage in made.meta["stages"]]
+    switches = {**arielcal.api.DEFAULTS["stages"]}  # the API's product records its settings, not a stage list
+    stages = [name for name, on in switches.items() if on]
     columns = made.meta["columns"]
 
     def cal(kind):
@@ -61,6 +63,7 @@ def observation_curves(data: Path, cfg, split: str, planet_id: int, instrument: 
             "label": oc.labels.tolist(),
             "wavelength_um": wavelength,
         },
+        centroid=science.aperture_centroid(made.calibrated, oc.aperture),
     )
     return curves, made, variance
 

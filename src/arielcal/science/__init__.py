@@ -13,6 +13,7 @@ limb-darkened :func:`fit_geometry` and :func:`channel_depths`) -> :func:`recover
 from .extraction import (
     LightCurves,
     ObservationCurves,
+    aperture_centroid,
     aperture_masks,
     box_mask,
     extract,
@@ -20,12 +21,21 @@ from .extraction import (
     white_light_curve,
 )
 from .labels import FGS1_LABEL, LABELLED_AIRS_COLUMNS, label_of_columns, recovery_statistics
-from .limb_darkening import binned_basis, occultation_basis, quadratic_deficit
 from .lightcurve_model import ChannelDepths, Geometry, channel_depths, fit_geometry, red_noise_factor
+from .limb_darkening import binned_basis, occultation_basis, quadratic_deficit
 from .scores import gaussian_log_likelihood_score, tercile_statistics
-from .transit import Depths, Window, binned_trapezoid, detect_joint_window, detect_window, transit_depth, trapezoid, window_bins
-from .visit import DEPTH_COLUMNS, InstrumentCurves, Settings, VisitDepths, visit_depths
+from .transit import (
+    Depths,
+    Window,
+    binned_trapezoid,
+    detect_joint_window,
+    detect_window,
+    transit_depth,
+    trapezoid,
+    window_bins,
+)
 from .variance import product_variance, signal_per_frame, time_median, variance_of_product
+from .visit import DEPTH_COLUMNS, InstrumentCurves, Settings, VisitDepths, visit_depths
 
 __all__ = [
     "DEPTH_COLUMNS",
@@ -50,6 +60,7 @@ __all__ = [
     "ObservationCurves",
     "Window",
     "binned_trapezoid",
+    "aperture_centroid",
     "aperture_masks",
     "box_mask",
     "detect_joint_window",

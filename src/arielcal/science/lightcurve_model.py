@@ -24,9 +24,11 @@ class Curve:
     weight: np.ndarray
     width: float
     scale: float
+    regressors: np.ndarray | None = None
+    """(time, m) systematics regressors fitted with the baseline (pointing), or None."""
 
 
-def normalised(time, flux, variance, width: float) -> Curve:
+def normalised(time, flux, variance, width: float, regressors=None) -> Curve:
     t = np.asarray(time, F64)
     y = np.asarray(flux, F64)
     v = np.asarray(variance, F64)
@@ -34,9 +36,8 @@ def normalised(time, flux, variance, width: float) -> Curve:
     scale = float(np.median(y[ok])) if ok.any() else 1.0
     if not np.isfinite(scale) or scale == 0:
         scale = 1.0
-    return Curve(
-        t, np.where(ok, y / scale, 0.0), np.where(ok, scale * scale / np.where(ok, v, 1.0), 0.0), float(width), scale
-    )
+    weight = np.where(ok, scale * scale / np.where(ok, v, 1.0), 0.0)
+    return Curve(t, np.where(ok, y / scale, 0.0), weight, float(width), scale, regressors)
 
 
 def poly_design(t: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
@@ -52,6 +53,37 @@ def solve(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     cov = np.linalg.pinv(a.T @ a)
     resid = (y - x @ coef) * sw
     return coef, cov, float(resid @ resid)
+
+
+#: Weak Gaussian prior on the free limb darkening of the white and band fits: u1 ~ N(0.3, 0.3),
+#: u2 ~ N(0.2, 0.3) (typical of 1-4 um; the data dominate it at high signal-to-noise), as two
+#: linear pseudo-observations A_k - mu_k A0 = 0 with sigma 0.3 |A0|: without it a noisy white
+#: light curve can trade the chord for unphysical limb darkening (u1 ~ 2.5, b -> 1).
+LD_PRIOR = ((0.3, 0.3), (0.2, 0.3))
+
+
+#: Without star_info, the impact parameter b ~ N(0.4, 0.35): the chord's b, radius and limb
+#: darkening are nearly degenerate in a noisy white light curve.
+IMPACT_PRIOR = (0.4, 0.35)
+
+
+def solve_ld(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """:func:`solve` of a design whose last three columns are the (B0, B1, B2) amplitudes, with
+    :data:`LD_PRIOR`: coefficients, covariance, chi2 (prior included) and the prior's weighted
+    residuals (to append to a residual vector)."""
+    coef, _, _ = solve(x, y, w)
+    scale = max(abs(float(coef[-3])), 1e-6)
+    rows = np.zeros((2, x.shape[1]))
+    for k, (mu, sigma) in enumerate(LD_PRIOR):
+        rows[k, -3], rows[k, -2 + k] = -mu, 1.0
+        rows[k] /= sigma * scale
+    sw = np.sqrt(w)
+    a = np.vstack([x * sw[:, None], rows])
+    b = np.concatenate([y * sw, np.zeros(2)])
+    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    cov = np.linalg.pinv(a.T @ a)
+    resid = b - a @ coef
+    return coef, cov, float(resid @ resid), resid[-2:]
 
 
 def solve_batched(x: np.ndarray, y: np.ndarray, w: np.ndarray):
@@ -98,7 +130,8 @@ class Geometry:
 
 
 def _white_design(curve: Curve, basis: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
-    return np.hstack([poly_design(curve.time, degree, centre, spread), -basis.T])
+    extra = [] if curve.regressors is None else [curve.regressors]
+    return np.hstack([poly_design(curve.time, degree, centre, spread), *extra, -basis.T])
 
 
 def _lm(fun, x0: np.ndarray, steps: np.ndarray, lower: np.ndarray, upper: np.ndarray, iterations: int = 40):
@@ -129,7 +162,7 @@ def _lm(fun, x0: np.ndarray, steps: np.ndarray, lower: np.ndarray, upper: np.nda
             damping *= 4.0
         else:
             break
-        converged = cost - cn < 1e-10 * max(cost, 1.0)
+        converged = cost - cn < 1e-7 * max(cost, 1.0)
         x, r, cost, damping = xn, rn, cn, max(damping / 3.0, 1e-9)
         if converged:
             break
@@ -170,10 +203,10 @@ def fit_white(curve: Curve, geometry: Geometry, degree: int, samples: int) -> Wh
     centre, spread = geometry.t0, max(np.ptp(curve.time), 1e-9)
     basis = geometry.basis(curve.time, curve.width, samples)
     x = _white_design(curve, basis, degree, centre, spread)
-    coef, cov, chi2 = solve(x, curve.flux, curve.weight)
+    coef, cov, chi2, _ = solve_ld(x, curve.flux, curve.weight)
     n_poly = degree + 1
     level = float(coef[0]) or 1.0
-    depth, sigma, u1, u2 = _depth_of(coef[n_poly:], level, cov[n_poly:, n_poly:])
+    depth, sigma, u1, u2 = _depth_of(coef[-3:], level, cov[-3:, -3:])
     baseline = x[:, :n_poly] @ coef[:n_poly]
     model = x @ coef
     good = curve.weight > 0
@@ -191,16 +224,16 @@ def choose_degree(curve: Curve, geometry: Geometry, degrees, samples: int) -> in
     return min(scores)[1]
 
 
-def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7) -> Geometry:
+def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None) -> Geometry:
     """The chord (t0, speed, impact, radius) shared by white light curves, from trapezoid
     contact times; each curve has its own baseline polynomial (degree per curve) and free
     quadratic limb darkening, solved exactly at every step (variable projection). ``impact``
-    given (star_info): held fixed. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
+    given (star_info): held fixed. ``start_at``: start there instead. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
     guess_impact = 0.3 if impact is None else float(impact)
     t0, speed, radius = chord_from_contacts(contacts, guess_impact)
     span = max(max(np.ptp(c.time) for c in curves), 1e-9)
     free = [0, 1, 3] if impact is not None else [0, 1, 2, 3]
-    start = np.array([t0, speed, guess_impact, radius])
+    start = np.array([t0, speed, guess_impact, radius]) if start_at is None else start_at.params
     lower = np.array([min(c.time.min() for c in curves), 1e-3 / span, 0.0, 2e-3])
     upper = np.array([max(c.time.max() for c in curves), 1e3 / span, 1.4, 0.5])
 
@@ -209,22 +242,38 @@ def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples
         values[free] = x
         return values
 
+    # One model evaluation for every curve: the bins of all curves at once (split below).
+    times = np.concatenate([c.time for c in curves])
+    widths = np.concatenate([np.full(c.time.size, c.width) for c in curves])
+    edges = np.cumsum([c.time.size for c in curves])[:-1]
+
     def residuals(x):
         g = Geometry(*full(x), cov=np.zeros((4, 4)))
+        bases = np.split(g.basis(times, widths, samples), edges, axis=1)
         parts = []
-        for curve, degree in zip(curves, degrees, strict=True):
-            design = _white_design(curve, g.basis(curve.time, curve.width, samples), degree, g.t0, span)
-            coef, _, _ = solve(design, curve.flux, curve.weight)
-            parts.append((curve.flux - design @ coef) * np.sqrt(curve.weight))
+        for curve, degree, basis in zip(curves, degrees, bases, strict=True):
+            design = _white_design(curve, basis, degree, g.t0, span)
+            coef, _, _, prior = solve_ld(design, curve.flux, curve.weight)
+            parts.append(np.concatenate([(curve.flux - design @ coef) * np.sqrt(curve.weight), prior]))
+        if impact is None:  # a weak prior on a free impact parameter (IMPACT_PRIOR)
+            parts.append(np.array([(g.impact - IMPACT_PRIOR[0]) / IMPACT_PRIOR[1]]))
         return np.concatenate(parts)
 
     steps = np.array([1e-4 * span, 1e-4 * speed, 1e-4, 1e-4 * radius])[free]
     x, cost, jac = _lm(residuals, start[free], steps, lower[free], upper[free])
     n = sum(int((c.weight > 0).sum()) for c in curves)
     dof = max(n - len(free) - sum(d + 4 for d in degrees), 1)
+    # Correlated residuals (jitter left over, stellar noise) make the contacts less certain
+    # than white noise says: the covariance also takes the largest red-noise factor^2 of the curves.
+    split = np.cumsum([c.time.size + 2 for c in curves])
+    parts = [r[:-2] for r in np.split(residuals(x)[: split[-1]], split[:-1])]  # without the priors
+    beta2 = max(
+        float(red_noise_factor((r / np.sqrt(max(r @ r / max(r.size, 1), 1e-300)))[:, None], (c.weight > 0)[:, None])[0] ** 2)
+        for r, c in zip(parts, curves, strict=True)
+    )
     cov = np.zeros((4, 4))
     if jac is not None:
-        cov[np.ix_(free, free)] = np.linalg.pinv(jac.T @ jac) * max(1.0, cost / dof)
+        cov[np.ix_(free, free)] = np.linalg.pinv(jac.T @ jac) * max(1.0, cost / dof) * beta2
     return Geometry(*full(x), cov=cov)
 
 
@@ -259,7 +308,7 @@ def band_limb_darkening(curve_set, geometry: Geometry, wavelengths, templates, d
         curve = normalised(time, flux[:, group].sum(axis=1), variance[:, group].sum(axis=1), width)
         basis = geometry.basis(curve.time, curve.width, samples)
         x = np.hstack([poly_design(time, degree, geometry.t0, max(np.ptp(time), 1e-9)), templates, -basis.T])
-        coef, cov, _ = solve(x, curve.flux, curve.weight)
+        coef, cov, _, _ = solve_ld(x, curve.flux, curve.weight)
         amp, acov = coef[-3:], cov[-3:, -3:]
         if amp[0] <= 0:
             continue
@@ -348,8 +397,10 @@ def channel_depths(
         red = red_noise_factor(resid / np.where(np.isfinite(ratio), ratio, 1.0)[None, :], valid)
     # The geometry's error, propagated by finite differences (limb darkening refitted).
     grads = []
+    # Steps of one sigma, at most a small fraction of each parameter's scale (linear regime).
+    limits = (1e-2 / max(geometry.speed, 1e-9), 1e-2 * geometry.speed, 1e-2, 1e-2 * geometry.radius)
     for i in range(4):
-        step = np.sqrt(geometry.cov[i, i]) if geometry.cov[i, i] > 0 else 0.0
+        step = min(np.sqrt(geometry.cov[i, i]), limits[i]) if geometry.cov[i, i] > 0 else 0.0
         if step == 0:
             grads.append(np.zeros_like(depth))
             continue

@@ -65,10 +65,14 @@ def cel(kc, p, a, b) -> np.ndarray:
     return 0.5 * np.pi * (a * m + b) / (m * (m + p))
 
 
-def _kep(k):
-    """K(k), E(k) of modulus k (0 <= k < 1)."""
+def _kep(k, n_param):
+    """K(k), E(k), Pi(n, k) of modulus k (0 <= k <= 1) and cel parameter ``n_param`` = 1 - n, in
+    one vectorised ``cel`` call (the three share kc)."""
     kc = np.sqrt(np.clip(1.0 - k * k, 0.0, None))
-    return cel(kc, 1.0, 1.0, 1.0), cel(kc, 1.0, 1.0, kc * kc), kc
+    n = kc.size
+    one = np.ones(3 * n)
+    values = cel(np.tile(kc, 3), np.concatenate([np.ones(n), np.ones(n), n_param]), one, np.concatenate([np.ones(n), kc * kc, np.ones(n)]))
+    return values[:n], values[n : 2 * n], values[2 * n :]
 
 
 def occultation_basis(p: float, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,8 +104,7 @@ def occultation_basis(p: float, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             p * p * kappa0 + kappa1 - 0.5 * np.sqrt(np.clip(4.0 * ze * ze - (1.0 + ze * ze - p * p) ** 2, 0.0, None))
         ) / np.pi
         k = np.sqrt(np.clip((1.0 - ae) / (4.0 * ze * p), 0.0, 1.0))
-        big_k, big_e, kc = _kep(k)
-        big_pi = cel(kc, 1.0 / ae, 1.0, 1.0)  # Pi((a - 1)/a, k)
+        big_k, big_e, big_pi = _kep(k, 1.0 / ae)  # Pi((a - 1)/a, k)
         lam_d[edge] = (
             ((1.0 - be) * (2.0 * be + ae - 3.0) - 3.0 * qe * (be - 2.0)) * big_k
             + 4.0 * p * ze * (ze * ze + 7.0 * p * p - 4.0) * big_e
@@ -118,8 +121,7 @@ def occultation_basis(p: float, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         zi, ai, bi, qi = z[inside], a[inside], b[inside], q[inside]
         lam_e[inside] = p * p
         kinv = np.sqrt(np.clip(4.0 * zi * p / (1.0 - ai), 0.0, 1.0))
-        big_k, big_e, kc = _kep(kinv)
-        big_pi = cel(kc, bi / ai, 1.0, 1.0)  # Pi((a - b)/a, 1/k)
+        big_k, big_e, big_pi = _kep(kinv, bi / ai)  # Pi((a - b)/a, 1/k)
         lam_d[inside] = (
             2.0
             / (9.0 * np.pi * np.sqrt(1.0 - ai))
@@ -152,14 +154,15 @@ def chord_distance(t, t0: float, speed: float, impact: float) -> np.ndarray:
     return np.sqrt(impact * impact + (speed * dt) ** 2)
 
 
-def binned_basis(time, width: float, t0: float, speed: float, impact: float, p: float, samples: int = 7) -> np.ndarray:
+def binned_basis(time, width, t0: float, speed: float, impact: float, p: float, samples: int = 7) -> np.ndarray:
     """(3, time) basis (B0, B1, B2) / p^2 averaged over bins of ``width`` centred on ``time``
     (``samples`` midpoints per bin; 1 or width 0: point values). Divided by p^2 so that
     deficit = depth * (B0 + u1 B1 + u2 B2) / norm, with depth = (Rp/Rs)^2 in the small-planet limit."""
     t = np.asarray(time, dtype=F64)
-    n = max(int(samples), 1) if width > 0 else 1
-    offsets = ((np.arange(n) + 0.5) / n - 0.5) * width
-    grid = t[:, None] + offsets[None, :]
+    width = np.broadcast_to(np.asarray(width, dtype=F64), t.shape)
+    n = max(int(samples), 1) if np.any(width > 0) else 1
+    offsets = (np.arange(n) + 0.5) / n - 0.5
+    grid = t[:, None] + offsets[None, :] * width[:, None]
     basis = np.stack(occultation_basis(p, chord_distance(grid, t0, speed, impact)))
     return basis.mean(axis=2) / (p * p)
 

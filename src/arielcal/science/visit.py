@@ -26,6 +26,8 @@ class InstrumentCurves:
     """(2, time): flux, variance."""
     channels: dict
     """detector_column, label, wavelength_um (None for FGS1) per channel."""
+    centroid: np.ndarray | None = None
+    """(time, 2) aperture centroid (column, row) per bin (rule extract), for pointing decorrelation."""
 
 
 DEPTH_COLUMNS = (
@@ -46,6 +48,9 @@ class Settings:
     common_mode: bool = True
     ld_bands: int = 8
     samples: int = 7
+    pointing: bool = True
+    """Decorrelate against the centroids: FGS1 (column, row) and AIRS rows (its column centroid
+    follows the spectrum's colour, so the transit, and is not used)."""
     star_info: bool = True
     """Take the impact parameter from star_info where it exists (the caller reads it)."""
 
@@ -72,6 +77,27 @@ def _nan_rows(rows, instrument, c):
         rows[name] += [np.nan] * n
 
 
+def pointing_regressors(curves: dict) -> dict:
+    """instrument -> (time, m) standardised centroid series of every instrument (on that
+    instrument's time axis): both axes of a single-channel instrument, the row axis of a
+    spectrograph. Empty (time, 0) without centroids."""
+    series = []
+    for c in curves.values():
+        if c.centroid is None:
+            continue
+        centroid = np.asarray(c.centroid, dtype=F64).reshape(len(c.time), -1)
+        for axis in (0, 1) if c.spectral.shape[2] == 1 else (1,):
+            values = centroid[:, axis]
+            ok = np.isfinite(values)
+            if ok.sum() < 3 or np.std(values[ok]) == 0:
+                continue
+            series.append((c.time[ok], (values[ok] - values[ok].mean()) / values[ok].std()))
+    return {
+        name: np.stack([np.interp(c.time, t, v) for t, v in series], axis=1) if series else np.zeros((len(c.time), 0))
+        for name, c in curves.items()
+    }
+
+
 def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | None = None) -> VisitDepths:
     """``curves``: instrument -> :class:`InstrumentCurves`. A trapezoid search over the joint white
     light curves (no prior) starts a limb-darkened chord fit (shared t0, speed, impact, radius; each
@@ -81,20 +107,25 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
     takes those of the curve with the best signal-to-noise ratio)."""
     notes, rows, summary = [], {name: [] for name in DEPTH_COLUMNS}, {}
     names = list(curves)
-    whites = {i: normalised(c.time, c.white[0], c.white[1], c.width) for i, c in curves.items()}
+    if settings.pointing:
+        pointing = pointing_regressors(curves)
+    else:
+        pointing = {i: np.zeros((len(c.time), 0)) for i, c in curves.items()}
+    whites = {i: normalised(c.time, c.white[0], c.white[1], c.width, pointing[i]) for i, c in curves.items()}
     usable = [i for i in names if (whites[i].weight > 0).sum() >= 8]
     geometry = None
     try:
         if not usable:
             raise ValueError("no white light curve with at least 8 finite points")
         trapezoid = detect_joint_window(
-            [(curves[i].time, curves[i].white[0], curves[i].white[1], curves[i].width or None) for i in usable]
+            [(curves[i].time, curves[i].white[0], curves[i].white[1], curves[i].width or None) for i in usable],
+            levels=4,  # a start for the chord fit: 3 refinements (~30x finer than the grid) suffice
         )
         start = [2 if 2 in settings.white_degrees else int(settings.white_degrees[0])] * len(usable)
         geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, start, impact, settings.samples)
         degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
         if degrees != start:
-            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples)
+            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry)
     except (ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"no transit window: {exc}")
         geometry = None
@@ -134,6 +165,7 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
             if templates
             else np.zeros((c.time.size, 0))
         )
+        templates = np.hstack([templates, pointing[instrument]])
         curve_set = (c.time, flux, variance, c.width)
         if n_channels > 1:
 
