@@ -46,6 +46,10 @@ def normalize(config: dict, schema: Mapping | None = None) -> None:
     as YAML, so the command line takes the same values as config.yaml; anything else is left to
     the schema's validation."""
     schema = load_schema() if schema is None else schema
+    planets = config.get("planets")
+    if isinstance(planets, list):
+        # Decimal ids as written, before YAML (which reads 0123 as octal and 0785834 as text).
+        config["planets"] = [int(p) if isinstance(p, str) and p.strip().isdigit() else p for p in planets]
     for key in list(config):
         config[key] = _from_command_line(config[key], schema.get("properties", {}).get(key, {}))
 

@@ -142,9 +142,9 @@ def test_default_config_is_valid_and_errors_name_keys():
 
 def test_command_line_planet_ids_become_integers():
     cfg = default_config()
-    cfg["planets"] = ["785834", 12]  # what `--config planets=[785834,12]` may give
+    cfg["planets"] = ["785834", 12, "0123", "0785834"]  # what `--config planets=[785834,12,...]` may give
     config.normalize(cfg)
-    assert cfg["planets"] == [785834, 12] and config.problems(cfg) == []
+    assert cfg["planets"] == [785834, 12, 123, 785834] and config.problems(cfg) == []
 
 
 # --------------------------------------------------------------------------- issue 12: strict names, physics
@@ -503,3 +503,47 @@ def test_a_real_full_disk(tmp_path):
         assert list(full.iterdir()) == []
     finally:
         subprocess.run(["umount", str(full)], timeout=30)
+
+
+def test_dataset_wide_layout_defects_stop_the_run_but_one_bad_observation_does_not(tmp_path):
+    from arielcal import preflight
+
+    observations = [layout.Observation("train", planet, 0, "FGS1") for planet in (1, 2, 3)]
+    for obs in observations:
+        for kind in layout.CALIBRATION_MAPS:
+            rows = 192 if kind == "linear_corr" else 32
+            values = np.zeros((rows, 32), bool) if kind == "dead" else np.ones((rows, 32))
+            formats.write_calibration(layout.calibration_file(tmp_path, 2024, "train", obs.planet_id, 0, "FGS1", kind), values)
+    flat = {p: layout.calibration_file(tmp_path, 2024, "train", p, 0, "FGS1", "flat") for p in (1, 2, 3)}
+    preflight.check_layouts(tmp_path, 2024, observations)
+    formats.write_calibration(flat[1], np.ones((33, 32)))
+    preflight.check_layouts(tmp_path, 2024, observations)  # the first only: left to its stage
+    dark = layout.calibration_file(tmp_path, 2024, "train", 3, 0, "FGS1", "dark")
+    formats.write_calibration(dark, np.ones((32, 31)))
+    preflight.check_layouts(tmp_path, 2024, observations)  # another file wrong in the last: per observation
+    formats.write_calibration(dark, np.ones((32, 32)))
+    formats.write_calibration(flat[3], np.ones((33, 32)))
+    with pytest.raises(InputError) as err:
+        preflight.check_layouts(tmp_path, 2024, observations)
+    assert str(err.value) == f"{flat[1]}: expected 32 rows (FGS1 flat), found 33 rows (and so does the last of its 3 observations)"
+    with pytest.raises(InputError, match=r"found 33 rows$"):
+        preflight.check_layouts(tmp_path, 2024, observations[:1])
+
+
+def test_axis_info_lengths_and_binning_against_the_frames(tmp_path):
+    from arielcal import preflight
+
+    formats.write_axis_info(tmp_path / "axis_info.parquet", _axis(n_airs=8, n_fgs1=16), n_rows=400)
+    assert preflight.check_dataset(tmp_path, ["AIRS-CH0", "FGS1"], {"AIRS-CH0": 4, "FGS1": 8}) == {"AIRS-CH0": 8, "FGS1": 16}
+    with pytest.raises(InputError) as err:
+        preflight.check_dataset(tmp_path, ["FGS1"], {"AIRS-CH0": 4, "FGS1": 9})
+    assert str(err.value) == (
+        f"{tmp_path / 'axis_info.parquet'}: expected at least binning.FGS1 = 9 CDS frames per observation, "
+        "found 8 CDS frames (16 FGS1 raw frames)"
+    )
+    preflight.check_dataset(tmp_path, ["FGS1"], None)  # no binning: any length
+    columns = _axis(n_airs=8, n_fgs1=16)
+    columns[formats.AXIS_INTEGRATION] = columns[formats.AXIS_INTEGRATION][:6]
+    formats.write_axis_info(tmp_path / "axis_info.parquet", columns, n_rows=400)
+    with pytest.raises(InputError, match=r"expected as many 'AIRS-CH0-integration_time' values as 'AIRS-CH0-axis0-h' time stamps \(8\), found 6$"):
+        preflight.check_dataset(tmp_path, ["AIRS-CH0"], None)

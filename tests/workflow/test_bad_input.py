@@ -235,6 +235,26 @@ def test_good_observations_are_byte_identical_to_a_clean_run(broken):
     assert compared == 3 * (2 * N_PLANETS - len(FAILURES) - len(ALTERED))
 
 
+def test_stacks_hold_every_good_observation_and_nan_rows_for_the_rest(broken):
+    """Written despite the failures (--keep-going): a NaN row per failed observation, every other
+    row the clean run's, and observations.csv saying which."""
+    wf, p, _, clean = broken
+    table = pd.read_csv(wf.path("results", "train", "observations.csv"))
+    assert table.planet_id.tolist() == sorted(p.values())
+    index_of = {planet_id: index for index, planet_id in p.items()}
+    for instrument in ("AIRS-CH0", "FGS1"):
+        stack = np.load(wf.path("results", "train", f"{instrument}.npy"))
+        clean_stack = np.load(clean.path("results", "train", f"{instrument}.npy"))
+        assert stack.shape == clean_stack.shape
+        for row, planet_id in enumerate(table.planet_id):
+            failed = (index_of[planet_id], instrument) in FAILURES
+            assert table[instrument][row] == ("failed" if failed else "calibrated"), (planet_id, instrument)
+            if failed:
+                assert np.isnan(stack[row]).all()
+            elif (index_of[planet_id], instrument) not in ALTERED:
+                assert stack[row].tobytes() == clean_stack[row].tobytes(), (planet_id, instrument)
+
+
 @pytest.mark.parametrize("index, instrument", sorted(FAILURES))
 def test_each_failure_is_named_in_output_log_and_summary(broken, index, instrument):
     wf, p, done, _ = broken
