@@ -34,9 +34,9 @@ def problems(config: Mapping, schema: Mapping | None = None) -> list[str]:
         for error in validator.iter_errors(config)
     ]
     columns = config.get("airs_columns")
-    if isinstance(columns, list) and len(columns) == 2 and all(isinstance(c, int) for c in columns):
-        if columns[0] >= columns[1]:
-            found.append(f"config key 'airs_columns': start {columns[0]} must be below stop {columns[1]}")
+    is_pair = isinstance(columns, list) and len(columns) == 2 and all(isinstance(c, int) for c in columns)
+    if is_pair and columns[0] >= columns[1]:
+        found.append(f"config key 'airs_columns': start {columns[0]} must be below stop {columns[1]}")
     return sorted(found)
 
 
