@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import formats
+from .errors import InputError
 
 SUFFIX = ".failed"
 COLUMNS = ("split", "planet", "visit", "instrument", "stage", "reason")
@@ -34,7 +35,7 @@ def _records(log_root: str | os.PathLike):
     for path in sorted(Path(log_root).glob(f"**/*{SUFFIX}")):
         try:
             yield path, formats.load_json(path), path.stat().st_mtime
-        except (OSError, ValueError):
+        except (OSError, InputError):
             continue  # removed meanwhile, or cut short by a full disk: not a record
 
 

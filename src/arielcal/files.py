@@ -184,5 +184,14 @@ def save_json(path: str | os.PathLike, payload: Mapping) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
+class JSONError(InputError, ValueError):
+    """A damaged JSON file, named (still a ValueError, as json's own error)."""
+
+
 def load_json(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())
+    """A JSON file; a missing one raises FileNotFoundError (with its name), a damaged one JSONError."""
+    text = Path(path).read_text()
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise JSONError(path, "a readable JSON file", f"{type(exc).__name__}: {exc}") from exc

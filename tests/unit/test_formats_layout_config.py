@@ -547,3 +547,13 @@ def test_axis_info_lengths_and_binning_against_the_frames(tmp_path):
     formats.write_axis_info(tmp_path / "axis_info.parquet", columns, n_rows=400)
     with pytest.raises(InputError, match=r"expected as many 'AIRS-CH0-integration_time' values as 'AIRS-CH0-axis0-h' time stamps \(8\), found 6$"):
         preflight.check_dataset(tmp_path, ["AIRS-CH0"], None)
+
+
+def test_a_damaged_json_sidecar_is_named(tmp_path):
+    (tmp_path / "meta.json").write_text('{"stage": "adc"')
+    with pytest.raises(InputError, match=r"meta.json: expected a readable JSON file, found JSONDecodeError: "):
+        formats.load_json(tmp_path / "meta.json")
+    with pytest.raises(ValueError):  # still what json raises, for callers that expect it
+        formats.load_json(tmp_path / "meta.json")
+    with pytest.raises(FileNotFoundError):
+        formats.load_json(tmp_path / "nothing.json")
