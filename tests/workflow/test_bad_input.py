@@ -409,3 +409,13 @@ def test_command_line_values_take_yaml_types(tmp_path):
     wf = Workflow(tmp_path / "run", merged(default_config(), {"simulation": {**TINY_FRAMES, "train_planets": 1, "test_planets": 0}}))
     planned = wf.planned("--config", "keep_intermediates=true", "airs_columns=[39,300]", "stages={flat: false}")
     assert "flat" not in planned and planned["adc"] == 2
+
+
+def test_binning_larger_than_the_simulated_observations_stops_the_run(tmp_path):
+    wf = Workflow(tmp_path / "run", merged(default_config(), {"simulation": {**TINY_FRAMES, "train_planets": 1, "test_planets": 0}}))
+    done = wf.run("-n", "--config", "binning={FGS1: 5000}", check=False)
+    assert done.returncode != 0
+    assert (
+        "config key 'simulation': expected at least binning.FGS1 = 5000 CDS frames per observation, "
+        "found 720 CDS frames (1440 FGS1 raw frames)"
+    ) in done.stdout + done.stderr
