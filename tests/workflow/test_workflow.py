@@ -86,8 +86,9 @@ def test_products_have_documented_shapes_dtypes_and_metadata(demo):
 def test_split_stacks_follow_observations_table(demo):
     for split in ("train", "test"):
         rows = pd.read_csv(demo.path("results", split, "observations.csv"))
-        assert list(rows.columns) == ["planet_id", "visit"] and len(rows) == 1
-        planet, visit = rows.iloc[0]
+        assert list(rows.columns) == ["planet_id", "visit", "AIRS-CH0", "FGS1"] and len(rows) == 1
+        assert rows[["AIRS-CH0", "FGS1"]].values.tolist() == [["calibrated", "calibrated"]]
+        planet, visit = rows.iloc[0][["planet_id", "visit"]]
         for instrument, shape in SHAPES.items():
             stacked = np.load(demo.path("results", split, f"{instrument}.npy"))
             assert stacked.shape == (1, 2, *shape)
