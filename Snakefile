@@ -48,4 +48,5 @@ onsuccess:
 
 
 onerror:
+    salvage_stacks()
     write_failure_summary()

@@ -204,7 +204,7 @@ def test_wavelengths_submission_and_truth(dataset):
     assert submission.height == cfg.test_planets
     truth = pl.read_csv(root / "simulation_truth.csv")
     assert truth.columns == ["split", "planet_id", "t1_h", "t2_h", "t3_h", "t4_h", *WL]
-    assert list(zip(truth["split"], truth["planet_id"])) == [(s, p) for s, p, _ in sim.planets(cfg)]
+    assert list(zip(truth["split"], truth["planet_id"], strict=True)) == [(s, p) for s, p, _ in sim.planets(cfg)]
     depths = truth.select(WL).to_numpy()
     assert np.all((depths >= 1e-3) & (depths <= 7e-3))
     contacts = truth.select(["t1_h", "t2_h", "t3_h", "t4_h"]).to_numpy() * 3600
@@ -254,7 +254,7 @@ def test_same_seed_gives_byte_identical_files(dataset_2025, tmp_path):
 def test_worker_processes_write_the_same_bytes(dataset_2024, tmp_path, monkeypatch):
     cfg, root = dataset_2024
     split, planet_id, _ = sim.planets(cfg)[0]
-    monkeypatch.setattr(sim, "PARALLEL_MIN_VALUES", 0)  # large planets run in worker processes
+    monkeypatch.setattr(sim.writer, "PARALLEL_MIN_VALUES", 0)  # large planets run in worker processes
     sim.write_planet(cfg, tmp_path, split, planet_id)
     for name in sim.planet_files(cfg, split, planet_id):
         assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name
@@ -263,7 +263,7 @@ def test_worker_processes_write_the_same_bytes(dataset_2024, tmp_path, monkeypat
 def test_a_failing_worker_process_is_reported(dataset_2024, tmp_path, monkeypatch):
     cfg, _ = dataset_2024
     split, planet_id, _ = sim.planets(cfg)[0]
-    monkeypatch.setattr(sim, "PARALLEL_MIN_VALUES", 0)
+    monkeypatch.setattr(sim.writer, "PARALLEL_MIN_VALUES", 0)
     (tmp_path / split).write_text("a file where the planet folders should go")
     with pytest.raises(RuntimeError, match=f"simulating {split}/{planet_id} visit 0 AIRS-CH0 .exit 1.*FGS1 .exit 1"):
         sim.write_planet(cfg, tmp_path, split, planet_id)
@@ -485,7 +485,7 @@ def test_default_levels_never_reach_the_adc_limits():
     for instrument in (AIRS, FGS1):
         model = sim.observation_model(cfg, body, 0, instrument)
         raw, clipped = sim.simulate_frames(model, sim._rng(cfg, "noise", pid, 0, instrument.name))
-        assert clipped == 0 and 0 < raw.min() and raw.max() < 65535
+        assert clipped == 0 and raw.min() > 0 and raw.max() < 65535
 
 
 def test_light_curve_shapes_and_options():
@@ -494,11 +494,12 @@ def test_light_curve_shapes_and_options():
     shape = sim.trapezoid(t, contacts)
     assert shape[t < 100].max() == 0 and shape[(t >= 150) & (t <= 350)].min() == 1 and shape[t > 400].max() == 0
     depths = np.array([2e-3, 5e-3])
-    flat_bottom = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]), 0.2, limb_darkening=False)
+    flat_bottom = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]))
     np.testing.assert_allclose(flat_bottom.min(axis=1), 1 - depths)
-    limb = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]), 0.2, limb_darkening=True)
+    chord = sim.Chord.through(100.0, 400.0, 0.2, np.sqrt(depths.mean()))
+    limb = sim.transit_multiplier(t, contacts, depths, np.array([0.7, 3.0]), chord, limb_darkening=True)
     assert np.all(limb.min(axis=1) < 1 - depths)  # the centre of a limb-darkened star is brighter than average
-    assert np.all(limb[:, t < 100] == 1)
+    assert np.all(limb[:, t < 95] == 1)  # the larger planet's first contact: 98.2 s
     cfg = sim.SimulationConfig(train_planets=1, test_planets=0, airs_frames=40, jitter=True, drift=True, limb_darkening=True)
     (_, pid, _), = sim.planets(cfg)
     plain = dataclasses.replace(cfg, jitter=False, drift=False, limb_darkening=False)

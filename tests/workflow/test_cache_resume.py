@@ -33,7 +33,7 @@ SIMULATION = tiny_simulation(train_planets=2, test_planets=0)
 # Calibration only: the science layer is tested on its own.
 BASE: dict = {"splits": ["train"], "science": {"extract": False}}
 # Rules with `cache: OUTPUT_CACHE` (rules/calibrate.smk, rules/collect.smk).
-CACHED_RULES = ("adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product", "stack")
+CACHED_RULES = ("adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product", "stack")
 OBSERVATION_FILES = ("calibrated.npy", "dq.npy", "nvalid.npy")
 # A workflow profile Snakemake picks up by itself (next to the Snakefile).
 WORKFLOW_PROFILE = REPO / "profiles" / "default" / "config.yaml"

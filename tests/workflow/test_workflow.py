@@ -46,7 +46,7 @@ def demo(tmp_path_factory) -> Workflow:
 def test_default_config_dry_run_plans_simulation_and_every_stage(make_workflow):
     jobs = make_workflow().planned()
     # 3 train + 1 test planets, two instruments each, at full size.
-    for rule in ("simulate_observation", "adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product"):
+    for rule in ("simulate_observation", "adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product"):
         assert jobs.get(rule) == 8, (rule, jobs)
     assert jobs["simulate_tables"] == 1 and jobs["stack"] == 4 and jobs["observations_table"] == 2
 
@@ -70,7 +70,7 @@ def test_products_have_documented_shapes_dtypes_and_metadata(demo):
         assert meta["axes"] == ["time", "column", "row"]
         assert len(meta["time_h"]) == 2 and meta["time_h"][0] < meta["time_h"][1]
         stages = [stage["stage"] for stage in meta["stages"]]
-        assert stages == ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
+        assert stages == ["adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat"]
         raw_inputs = [i for i in meta["stages"][0]["inputs"] if i["path"].endswith(".parquet")]
         assert raw_inputs
         for record in raw_inputs:  # the recorded digest is the file's (also when reused from the cache)
@@ -86,8 +86,9 @@ def test_products_have_documented_shapes_dtypes_and_metadata(demo):
 def test_split_stacks_follow_observations_table(demo):
     for split in ("train", "test"):
         rows = pd.read_csv(demo.path("results", split, "observations.csv"))
-        assert list(rows.columns) == ["planet_id", "visit"] and len(rows) == 1
-        planet, visit = rows.iloc[0]
+        assert list(rows.columns) == ["planet_id", "visit", "AIRS-CH0", "FGS1"] and len(rows) == 1
+        assert rows[["AIRS-CH0", "FGS1"]].values.tolist() == [["calibrated", "calibrated"]]
+        planet, visit = rows.iloc[0][["planet_id", "visit"]]
         for instrument, shape in SHAPES.items():
             stacked = np.load(demo.path("results", split, f"{instrument}.npy"))
             assert stacked.shape == (1, 2, *shape)
@@ -315,7 +316,7 @@ def test_stacks_follow_observations_csv_with_a_nan_slab(flagged):
 
 
 def test_switched_off_stages_rewire_the_dag(make_workflow):
-    off = {"mask": False, "linearity": False, "dark": False, "flat": False, "bin": False}
+    off = {"mask": False, "linearity": False, "dark": False, "outliers": False, "flat": False, "bin": False}
     wf = make_workflow(
         "off",
         stages=off,
@@ -324,7 +325,7 @@ def test_switched_off_stages_rewire_the_dag(make_workflow):
         simulation=tiny_simulation(test_planets=0),
     )
     planned = wf.planned()
-    assert not planned.keys() & {"mask", "linearity", "dark", "flat", "bin"}
+    assert not planned.keys() & {"mask", "linearity", "dark", "outliers", "flat", "bin"}
     assert planned["adc"] == planned["cds"] == planned["product"] == 1
     wf.run()
     (obs,) = products(wf)
