@@ -180,8 +180,8 @@ DEFECTS = (
     ),
     Defect(
         "stack rows shuffled (reversed against observations.csv)",
-        "for row, (_, _, path) in enumerate(slots):",
-        "for row, (_, _, path) in enumerate(slots[::-1]):",
+        "rows = rows_of(slots, split, instrument, failures.latest(log_root))",
+        "rows = rows_of(slots, split, instrument, failures.latest(log_root))[::-1]",
         (STACKS,),
     ),
     Defect(

@@ -281,7 +281,9 @@ def test_2025_products_match_the_notebook_with_each_visits_maps(flagged):
         assert np.isfinite(ours[good]).all() and np.isnan(ours[~good]).all()
         assert_per_value(ours, expected, magnitude, good)
         meta = json.loads((obs / "meta.json").read_text())
-        assert [stage["stage"] for stage in meta["stages"]] == ["adc", "mask", "dark", "cds", "bin", "flat"]
+        assert [stage["stage"] for stage in meta["stages"]] == ["adc", "mask", "dark", "cds", "outliers", "bin", "flat"]
+        # The notebook has no outlier stage: parity holds because nothing was rejected here.
+        assert meta["stages"][4]["rejected_frames"] == 0
         assert dark_stage_times(meta) == pytest.approx(HAND_TIMES[instrument], abs=1e-12)
         # The recorded inputs are this visit's files, with their checksums.
         own = data / split / str(planet) / f"{instrument}_calibration_{visit}" / "dark.parquet"
@@ -294,10 +296,14 @@ def test_stacks_follow_observations_csv_with_a_nan_slab(flagged):
     file is an all-NaN slab in its instrument's stack and present in the other's."""
     data = Path(flagged.config["data_dir"])
     for split in ("train", "test"):
-        rows = pd.read_csv(flagged.path("results", split, "observations.csv"))
+        table = pd.read_csv(flagged.path("results", split, "observations.csv"))
+        rows = table[["planet_id", "visit"]]
         # (planet, visit) of every calibration folder: <planet>/<instrument>_calibration_<visit>.
         on_disk = {(int(p.parent.name), int(p.name.rsplit("_", 1)[1])) for p in data.glob(f"{split}/*/*_calibration_*")}
         assert list(rows.itertuples(index=False, name=None)) == sorted(on_disk)
+        for instrument in SHAPES:  # each row's status: a NaN row only for the missing observation
+            missing = [(split, p, v, instrument) == flagged.missing for p, v in rows.itertuples(index=False, name=None)]
+            assert table[instrument].tolist() == ["failed" if m else "calibrated" for m in missing]
         assert len(rows) >= 2 and rows.planet_id.nunique() == 2
         for instrument, shape in SHAPES.items():
             stacked = np.load(flagged.path("results", split, f"{instrument}.npy"))
