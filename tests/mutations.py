@@ -204,8 +204,8 @@ DEFECTS = (
     ),
     Defect(
         "depths biased 3 % high",
-        "depth[k] = 1.0 - ratio_k",
-        "depth[k] = 1.03 * (1.0 - ratio_k)",
+        'rows["depth"] += depths.depth.tolist()',
+        'rows["depth"] += (1.03 * depths.depth).tolist()',
         (RECOVERY_UNIT,),
     ),
     Defect(
