@@ -343,7 +343,9 @@ def test_mask_excludes_saturated_pixels(observation, action, expected):
     (root / "stages").mkdir(exist_ok=True)
     np.save(root / "stages" / "adc.dq.npy", adc_dq)
     params = {"columns": [0, 32], "sigma": 5, "maxiters": 5, "hot": "nan", "dead": "nan", "saturated": action}
-    mask = run_stage(root, "mask", {"dq": root / "stages" / "adc.dq.npy", "dead": files["dead"], "dark": files["dark"]}, params)
+    mask = run_stage(
+        root, "mask", {"dq": root / "stages" / "adc.dq.npy", "dead": files["dead"], "dark": files["dark"]}, params
+    )
     assert np.load(mask["dq"])[9, 9] == expected
 
 
