@@ -166,7 +166,9 @@ def test_full_chain_of_stage_scripts(observation):
     assert dq[DEAD_PIXEL] == DQ.DEAD | DQ.DO_NOT_USE and dq[HOT] == DQ.HOT and dq[GRADED] == DQ.HOT
     assert np.count_nonzero(dq) == 3
 
-    lin = run_stage(root, "linearity", {"cube": adc["cube"], "dq": mask["dq"], "linear_corr": files["linear_corr"]}, columns)
+    lin = run_stage(
+        root, "linearity", {"cube": adc["cube"], "dq": mask["dq"], "linear_corr": files["linear_corr"]}, columns
+    )
     dark = run_stage(
         root,
         "dark",
@@ -176,7 +178,11 @@ def test_full_chain_of_stage_scripts(observation):
     assert json.loads(dark["meta"].read_text())["integration_time_s"] == {"even": 0.1, "odd": 0.2}
     cds = run_stage(root, "cds", {"cube": dark["cube"], "dq": dark["dq"]})
     binned = run_stage(
-        root, "bin", {"cube": cds["cube"], "dq": cds["dq"]}, {"frames_per_bin": 2}, {"nvalid": root / "stages" / "nvalid.npy"}
+        root,
+        "bin",
+        {"cube": cds["cube"], "dq": cds["dq"]},
+        {"frames_per_bin": 2},
+        {"nvalid": root / "stages" / "nvalid.npy"},
     )
     n_valid = np.load(root / "stages" / "nvalid.npy")
     assert n_valid.shape == (32, 32, 2) and np.all(n_valid[~maps["dead"]] == 2)
@@ -227,7 +233,10 @@ def test_full_chain_of_stage_scripts(observation):
 def test_fused_script_equals_the_stage_chain(observation):
     """scripts/fused.py on the same files: the same hand-computed values, DQ and counts."""
     root, files, raw, maps = observation
-    output = {name: root / "fused" / f"{name}.{ext}" for name, ext in (("calibrated", "npy"), ("dq", "npy"), ("nvalid", "npy"), ("meta", "json"))}
+    output = {
+        name: root / "fused" / f"{name}.{ext}"
+        for name, ext in (("calibrated", "npy"), ("dq", "npy"), ("nvalid", "npy"), ("meta", "json"))
+    }
     run_script(
         "fused",
         input={k: files[k] for k in ("signal", "adc_info", "axis_info", "dead", "dark", "flat", "linear_corr", "read")},
@@ -277,7 +286,12 @@ def test_dark_stage_by_hand(tmp_path, instrument, extra_s):
     out = run_stage(
         tmp_path,
         "dark",
-        {"cube": tmp_path / "in.npy", "dq": tmp_path / "in.dq.npy", "dark": tmp_path / "dark.parquet", "axis_info": tmp_path / "axis_info.parquet"},
+        {
+            "cube": tmp_path / "in.npy",
+            "dq": tmp_path / "in.dq.npy",
+            "dark": tmp_path / "dark.parquet",
+            "axis_info": tmp_path / "axis_info.parquet",
+        },
         {"columns": columns, "second_read_extra_s": extra_s},
         wildcards={**WILDCARDS, "instrument": instrument},
     )

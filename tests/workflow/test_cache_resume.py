@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from conftest import REPO, SNAKEMAKE, Workflow, default_config, merged, tiny_simulation
 
 pytestmark = pytest.mark.workflow
