@@ -56,4 +56,5 @@ onsuccess:
 
 
 onerror:
+    salvage_stacks()
     write_failure_summary()

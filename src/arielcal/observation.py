@@ -26,7 +26,7 @@ def crop_columns(values: np.ndarray, columns: Sequence[int] | None) -> np.ndarra
 
 def read_map(path, instrument: Instrument, kind: str, columns: Sequence[int] | None) -> np.ndarray:
     """A calibration map cut to the observation's columns."""
-    values = crop_columns(formats.read_calibration(path, instrument, kind), columns)
+    values = crop_columns(formats.read_calibration(path, instrument, kind, columns), columns)
     if kind == "dead" and values.all():
         raise InputError(path, "at least one live pixel in the dead map", "every pixel flagged dead")
     return values

@@ -1,0 +1,418 @@
+"""Limb-darkened transit fits: one chord geometry shared by a visit's white light curves, limb
+darkening per wavelength, and every channel's depth (Rp/Rs)^2 with a common-mode systematics
+model, a red-noise factor and the geometry's uncertainty (docs/science.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .limb_darkening import binned_basis, chord_from_contacts, contacts_of, ld_norm
+
+F64 = np.float64
+GEOMETRY = ("t0", "speed", "impact", "radius")
+GROUP_SIZES = (2, 3, 4, 6, 8, 12, 16)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A light curve normalised by its median: flux ~ 1, weight = 1/variance (0: missing)."""
+
+    time: np.ndarray
+    flux: np.ndarray
+    weight: np.ndarray
+    width: float
+    scale: float
+    regressors: np.ndarray | None = None
+    """(time, m) systematics regressors fitted with the baseline (pointing), or None."""
+
+
+def normalised(time, flux, variance, width: float, regressors=None) -> Curve:
+    t = np.asarray(time, F64)
+    y = np.asarray(flux, F64)
+    v = np.asarray(variance, F64)
+    ok = np.isfinite(y) & np.isfinite(v) & (v > 0) & np.isfinite(t)
+    scale = float(np.median(y[ok])) if ok.any() else 1.0
+    if not np.isfinite(scale) or scale == 0:
+        scale = 1.0
+    weight = np.where(ok, scale * scale / np.where(ok, v, 1.0), 0.0)
+    return Curve(t, np.where(ok, y / scale, 0.0), weight, float(width), scale, regressors)
+
+
+def poly_design(t: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
+    """(time, degree + 1) powers of (t - centre) / spread."""
+    return np.vander((np.asarray(t, F64) - centre) / (spread or 1.0), int(degree) + 1, increasing=True)
+
+
+def solve(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """Weighted least squares (rank-safe): coefficients, covariance, chi2."""
+    sw = np.sqrt(w)
+    a = x * sw[:, None]
+    coef, *_ = np.linalg.lstsq(a, y * sw, rcond=None)
+    cov = np.linalg.pinv(a.T @ a)
+    resid = (y - x @ coef) * sw
+    return coef, cov, float(resid @ resid)
+
+
+#: Weak Gaussian prior on the free limb darkening of the white and band fits: u1 ~ N(0.3, 0.3),
+#: u2 ~ N(0.2, 0.3) (typical of 1-4 um; the data dominate it at high signal-to-noise), as two
+#: linear pseudo-observations A_k - mu_k A0 = 0 with sigma 0.3 |A0|: without it a noisy white
+#: light curve can trade the chord for unphysical limb darkening (u1 ~ 2.5, b -> 1).
+LD_PRIOR = ((0.3, 0.3), (0.2, 0.3))
+
+
+#: Without star_info, the impact parameter b ~ N(0.4, 0.35): the chord's b, radius and limb
+#: darkening are nearly degenerate in a noisy white light curve.
+IMPACT_PRIOR = (0.4, 0.35)
+
+
+def solve_ld(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """:func:`solve` of a design whose last three columns are the (B0, B1, B2) amplitudes, with
+    :data:`LD_PRIOR`: coefficients, covariance, chi2 (prior included) and the prior's weighted
+    residuals (to append to a residual vector)."""
+    coef, _, _ = solve(x, y, w)
+    scale = max(abs(float(coef[-3])), 1e-6)
+    rows = np.zeros((2, x.shape[1]))
+    for k, (mu, sigma) in enumerate(LD_PRIOR):
+        rows[k, -3], rows[k, -2 + k] = -mu, 1.0
+        rows[k] /= sigma * scale
+    sw = np.sqrt(w)
+    a = np.vstack([x * sw[:, None], rows])
+    b = np.concatenate([y * sw, np.zeros(2)])
+    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    cov = np.linalg.pinv(a.T @ a)
+    resid = b - a @ coef
+    return coef, cov, float(resid @ resid), resid[-2:]
+
+
+def solve_batched(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """:func:`solve` of K problems at once: x (K, T, P), y and w (K, T)."""
+    normal = np.einsum("ktp,kt,ktq->kpq", x, w, x)
+    rhs = np.einsum("ktp,kt->kp", x, w * y)
+    try:
+        cov = np.linalg.inv(normal)
+    except np.linalg.LinAlgError:
+        cov = np.linalg.pinv(normal)
+    coef = np.einsum("kpq,kq->kp", cov, rhs)
+    resid = y - np.einsum("ktp,kp->kt", x, coef)
+    return coef, cov, np.einsum("kt,kt->k", w * resid, resid), resid
+
+
+@dataclass(frozen=True)
+class Geometry:
+    t0: float
+    speed: float
+    """Stellar radii per time unit."""
+    impact: float
+    radius: float
+    """Rp/Rs of the shape (the ingress); each channel's depth is fitted separately."""
+    cov: np.ndarray
+    """(4, 4) covariance of GEOMETRY (the impact's row and column 0 when it was fixed)."""
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.array([self.t0, self.speed, self.impact, self.radius])
+
+    @property
+    def contacts(self) -> tuple[float, float, float, float]:
+        return contacts_of(self.t0, self.speed, self.impact, self.radius)
+
+    def moved(self, index: int, step: float) -> Geometry:
+        values = self.params
+        values[index] += step
+        return Geometry(*values, cov=self.cov)
+
+    def basis(self, time: np.ndarray, width: float, samples: int) -> np.ndarray:
+        """(3, time) bin-averaged occultation basis over radius^2 (limb_darkening.binned_basis)."""
+        impact = min(self.impact, 1.0 + self.radius - 1e-6)
+        return binned_basis(time, width, self.t0, self.speed, impact, self.radius, samples)
+
+
+def _white_design(curve: Curve, basis: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
+    extra = [] if curve.regressors is None else [curve.regressors]
+    return np.hstack([poly_design(curve.time, degree, centre, spread), *extra, -basis.T])
+
+
+def _lm(fun, x0: np.ndarray, steps: np.ndarray, lower: np.ndarray, upper: np.ndarray, iterations: int = 40):
+    """Levenberg-Marquardt on a residual vector with forward-difference Jacobians, in a box."""
+    x = np.clip(np.asarray(x0, F64), lower, upper)
+    r = fun(x)
+    cost, damping = r @ r, 1e-3
+    jac = None
+    for _ in range(iterations):
+        jac = np.empty((r.size, x.size))
+        for j in range(x.size):
+            xp = x.copy()
+            xp[j] = xp[j] + steps[j] if xp[j] + steps[j] <= upper[j] else xp[j] - steps[j]
+            jac[:, j] = (fun(xp) - r) / (xp[j] - x[j])
+        normal, grad = jac.T @ jac, jac.T @ r
+        diag = np.diag(normal).copy()
+        diag[diag <= 0] = 1.0
+        for _ in range(12):
+            try:
+                dx = -np.linalg.solve(normal + damping * np.diag(diag), grad)
+            except np.linalg.LinAlgError:
+                dx = -np.linalg.pinv(normal + damping * np.diag(diag)) @ grad
+            xn = np.clip(x + dx, lower, upper)
+            rn = fun(xn)
+            cn = rn @ rn
+            if cn < cost:
+                break
+            damping *= 4.0
+        else:
+            break
+        converged = cost - cn < 1e-7 * max(cost, 1.0)
+        x, r, cost, damping = xn, rn, cn, max(damping / 3.0, 1e-9)
+        if converged:
+            break
+    return x, cost, jac
+
+
+@dataclass(frozen=True)
+class WhiteFit:
+    """One white light curve's fit at the shared geometry."""
+
+    degree: int
+    coef: np.ndarray
+    """Polynomial baseline (degree + 1), then the amplitudes of (B0, B1, B2)."""
+    cov: np.ndarray
+    chi2: float
+    dof: int
+    u1: float
+    u2: float
+    depth: float
+    sigma: float
+    systematics: np.ndarray
+    """The baseline's relative variation in time (its mean removed): f(t) of 1 + f(t) g(lambda)."""
+    residual: np.ndarray
+    """Data minus model, relative: the common-mode template of short-time systematics (jitter)."""
+    model: np.ndarray
+
+
+def _depth_of(amplitudes: np.ndarray, level: float, cov: np.ndarray | None = None):
+    """(depth, sigma, u1, u2) from the amplitudes of (B0, B1, B2): depth = A0 - A1/3 - A2/6."""
+    grad = np.array([1.0, -1.0 / 3.0, -1.0 / 6.0]) / level
+    depth = float(grad @ amplitudes)
+    sigma = float(np.sqrt(max(grad @ cov @ grad, 0.0))) if cov is not None else np.nan
+    a0 = amplitudes[0]
+    return depth, sigma, float(amplitudes[1] / a0) if a0 else 0.0, float(amplitudes[2] / a0) if a0 else 0.0
+
+
+def fit_white(curve: Curve, geometry: Geometry, degree: int, samples: int) -> WhiteFit:
+    centre, spread = geometry.t0, max(np.ptp(curve.time), 1e-9)
+    basis = geometry.basis(curve.time, curve.width, samples)
+    x = _white_design(curve, basis, degree, centre, spread)
+    coef, cov, chi2, _ = solve_ld(x, curve.flux, curve.weight)
+    n_poly = degree + 1
+    level = float(coef[0]) or 1.0
+    depth, sigma, u1, u2 = _depth_of(coef[-3:], level, cov[-3:, -3:])
+    baseline = x[:, :n_poly] @ coef[:n_poly]
+    model = x @ coef
+    good = curve.weight > 0
+    systematics = baseline / level - 1.0
+    systematics -= systematics[good].mean() if good.any() else 0.0
+    residual = np.where(good, (curve.flux - model) / level, 0.0)
+    dof = int(good.sum()) - x.shape[1]
+    return WhiteFit(degree, coef, cov, chi2, dof, u1, u2, depth, sigma, systematics, residual, model)
+
+
+def choose_degree(curve: Curve, geometry: Geometry, degrees, samples: int) -> int:
+    """The baseline degree of smallest BIC = chi2 + k ln n (the polynomial and the three LD amplitudes)."""
+    n = max(int((curve.weight > 0).sum()), 1)
+    scores = [(fit_white(curve, geometry, d, samples).chi2 + (d + 4) * np.log(n), d) for d in degrees]
+    return min(scores)[1]
+
+
+def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None) -> Geometry:
+    """The chord (t0, speed, impact, radius) shared by white light curves, from trapezoid
+    contact times; each curve has its own baseline polynomial (degree per curve) and free
+    quadratic limb darkening, solved exactly at every step (variable projection). ``impact``
+    given (star_info): held fixed. ``start_at``: start there instead. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
+    guess_impact = 0.3 if impact is None else float(impact)
+    t0, speed, radius = chord_from_contacts(contacts, guess_impact)
+    span = max(max(np.ptp(c.time) for c in curves), 1e-9)
+    free = [0, 1, 3] if impact is not None else [0, 1, 2, 3]
+    start = np.array([t0, speed, guess_impact, radius]) if start_at is None else start_at.params
+    lower = np.array([min(c.time.min() for c in curves), 1e-3 / span, 0.0, 2e-3])
+    upper = np.array([max(c.time.max() for c in curves), 1e3 / span, 1.4, 0.5])
+
+    def full(x):
+        values = start.copy()
+        values[free] = x
+        return values
+
+    # One model evaluation for every curve: the bins of all curves at once (split below).
+    times = np.concatenate([c.time for c in curves])
+    widths = np.concatenate([np.full(c.time.size, c.width) for c in curves])
+    edges = np.cumsum([c.time.size for c in curves])[:-1]
+
+    def residuals(x):
+        g = Geometry(*full(x), cov=np.zeros((4, 4)))
+        bases = np.split(g.basis(times, widths, samples), edges, axis=1)
+        parts = []
+        for curve, degree, basis in zip(curves, degrees, bases, strict=True):
+            design = _white_design(curve, basis, degree, g.t0, span)
+            coef, _, _, prior = solve_ld(design, curve.flux, curve.weight)
+            parts.append(np.concatenate([(curve.flux - design @ coef) * np.sqrt(curve.weight), prior]))
+        if impact is None:  # a weak prior on a free impact parameter (IMPACT_PRIOR)
+            parts.append(np.array([(g.impact - IMPACT_PRIOR[0]) / IMPACT_PRIOR[1]]))
+        return np.concatenate(parts)
+
+    steps = np.array([1e-4 * span, 1e-4 * speed, 1e-4, 1e-4 * radius])[free]
+    x, cost, jac = _lm(residuals, start[free], steps, lower[free], upper[free])
+    n = sum(int((c.weight > 0).sum()) for c in curves)
+    dof = max(n - len(free) - sum(d + 4 for d in degrees), 1)
+    # Correlated residuals (jitter left over, stellar noise) make the contacts less certain
+    # than white noise says: the covariance also takes the largest red-noise factor^2 of the curves.
+    split = np.cumsum([c.time.size + 2 for c in curves])
+    parts = [r[:-2] for r in np.split(residuals(x)[: split[-1]], split[:-1])]  # without the priors
+    beta2 = max(
+        float(red_noise_factor((r / np.sqrt(max(r @ r / max(r.size, 1), 1e-300)))[:, None], (c.weight > 0)[:, None])[0] ** 2)
+        for r, c in zip(parts, curves, strict=True)
+    )
+    cov = np.zeros((4, 4))
+    if jac is not None:
+        cov[np.ix_(free, free)] = np.linalg.pinv(jac.T @ jac) * max(1.0, cost / dof) * beta2
+    return Geometry(*full(x), cov=cov)
+
+
+@dataclass(frozen=True)
+class ChannelDepths:
+    depth: np.ndarray
+    sigma: np.ndarray
+    """White-noise sigma x noise_ratio x red_noise, with the geometry's error added in quadrature."""
+    sigma_white: np.ndarray
+    noise_ratio: np.ndarray
+    red_noise: np.ndarray
+    sigma_geometry: np.ndarray
+    u1: np.ndarray
+    u2: np.ndarray
+    in_transit: np.ndarray
+    """(time,) bool: bins where the model occults the star."""
+
+
+def band_limb_darkening(curve_set, geometry: Geometry, wavelengths, templates, degree: int, samples: int, bands: int):
+    """(u1, u2) per channel: free limb darkening fitted on the summed light curves of ``bands``
+    contiguous groups of channels, then a weighted straight line in 1/wavelength per coefficient
+    (a constant for fewer than 3 bands, the white light curve's for one channel)."""
+    time, flux, variance, width = curve_set
+    n_channels = flux.shape[1]
+    usable = np.all(np.isfinite(flux) & np.isfinite(variance), axis=0)
+    idx = np.flatnonzero(usable)
+    n_bands = min(int(bands), idx.size)
+    if n_bands < 1:
+        return np.zeros(n_channels), np.zeros(n_channels)
+    estimates = []
+    for group in np.array_split(idx, n_bands):
+        curve = normalised(time, flux[:, group].sum(axis=1), variance[:, group].sum(axis=1), width)
+        basis = geometry.basis(curve.time, curve.width, samples)
+        x = np.hstack([poly_design(time, degree, geometry.t0, max(np.ptp(time), 1e-9)), templates, -basis.T])
+        coef, cov, _, _ = solve_ld(x, curve.flux, curve.weight)
+        amp, acov = coef[-3:], cov[-3:, -3:]
+        if amp[0] <= 0:
+            continue
+        jac = np.array([[-amp[1] / amp[0] ** 2, 1 / amp[0], 0.0], [-amp[2] / amp[0] ** 2, 0.0, 1 / amp[0]]])
+        ucov = jac @ acov @ jac.T
+        lam = np.nanmean(np.asarray(wavelengths, F64)[group]) if wavelengths is not None else np.nan
+        estimates.append((lam, amp[1] / amp[0], amp[2] / amp[0], ucov[0, 0], ucov[1, 1]))
+    if not estimates:
+        return np.zeros(n_channels), np.zeros(n_channels)
+    lam, u1, u2, v1, v2 = (np.array(e, F64) for e in zip(*estimates, strict=True))
+    inv_lam = 1.0 / np.asarray(wavelengths, F64) if wavelengths is not None else np.zeros(n_channels)
+    out = []
+    for u, var in ((u1, v1), (u2, v2)):
+        w = 1.0 / np.where(np.isfinite(var) & (var > 0), var, np.inf)
+        if len(u) >= 3 and np.all(np.isfinite(lam)) and w.sum() > 0:
+            coef, _, _ = solve(np.stack([np.ones_like(lam), 1.0 / lam], axis=1), u, w)
+            out.append(np.where(np.isfinite(inv_lam), coef[0] + coef[1] * inv_lam, coef[0]))
+        else:
+            mean = (w * u).sum() / w.sum() if w.sum() > 0 else float(np.mean(u))
+            out.append(np.full(n_channels, mean))
+    return out[0], out[1]
+
+
+def red_noise_factor(residual: np.ndarray, valid: np.ndarray, sizes=GROUP_SIZES) -> np.ndarray:
+    """Time-averaging beta per channel (Pont et al. 2006; Winn et al. 2008): residual/sigma
+    (time, channel) averaged over groups of M bins should scatter as 1/sqrt(M). beta^2 is the
+    mean over the group sizes of M times the mean square group average, weighted by the number
+    of groups (each estimate's inverse variance under white noise), floored at 1."""
+    n_times = residual.shape[0]
+    total = np.zeros(residual.shape[1])
+    weight = np.zeros(residual.shape[1])
+    e = np.where(valid, residual, 0.0)
+    for m in sizes:
+        groups = n_times // m
+        if groups < 4:
+            continue
+        counts = valid[: groups * m].reshape(groups, m, -1).sum(axis=1)
+        sums = e[: groups * m].reshape(groups, m, -1).sum(axis=1)
+        full = counts == m
+        n_full = full.sum(axis=0)
+        total += np.where(full, (sums / m) ** 2, 0.0).sum(axis=0) * m
+        weight += n_full
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta2 = total / weight
+    return np.sqrt(np.maximum(np.where(np.isfinite(beta2), beta2, 1.0), 1.0))
+
+
+def _channel_fit(curve_set, geometry, u1, u2, templates, degree: int, samples: int):
+    """Linear fit of every channel: polynomial + templates - depth * shape; returns depth,
+    white-noise sigma, chi2, dof, normalised residuals and validity."""
+    time, flux, variance, width = curve_set
+    y = np.asarray(flux, F64).T  # (K, T)
+    v = np.asarray(variance, F64).T
+    valid = np.isfinite(y) & np.isfinite(v) & (v > 0)
+    scale = np.array([np.median(row[ok]) if ok.any() else 1.0 for row, ok in zip(y, valid, strict=True)])
+    scale = np.where(np.isfinite(scale) & (scale != 0), scale, 1.0)
+    yn = np.where(valid, y / scale[:, None], 0.0)
+    w = np.where(valid, scale[:, None] ** 2 / np.where(valid, v, 1.0), 0.0)
+    basis = geometry.basis(time, width, samples)  # (3, T)
+    shape = (basis[0][None] + u1[:, None] * basis[1][None] + u2[:, None] * basis[2][None]) / ld_norm(u1, u2)[:, None]
+    common = np.hstack([poly_design(time, degree, geometry.t0, max(np.ptp(time), 1e-9)), templates])  # (T, P-1)
+    x = np.concatenate([np.broadcast_to(common, (y.shape[0], *common.shape)), -shape[:, :, None]], axis=2)
+    coef, cov, chi2, resid = solve_batched(x, yn, w)
+    level = coef[:, 0]
+    depth = coef[:, -1] / level
+    var = (
+        cov[:, -1, -1] / level**2
+        + (coef[:, -1] / level**2) ** 2 * cov[:, 0, 0]
+        - 2 * coef[:, -1] / level**3 * cov[:, 0, -1]
+    )
+    dof = valid.sum(axis=1) - x.shape[2]
+    return depth, np.sqrt(np.maximum(var, 0.0)), chi2, dof, (resid * np.sqrt(w)).T, valid.T, shape
+
+
+def channel_depths(
+    curve_set, geometry: Geometry, templates, degree: int, ld, samples: int = 7, bands: int = 8
+) -> ChannelDepths:
+    """Every channel's depth (Rp/Rs)^2: flux = poly(t) + sum_m c_m template_m(t) - depth * S(t),
+    S the limb-darkened shape of ``geometry`` with the channel's (u1, u2) (``ld``: a function of
+    the geometry giving them, refitted for the geometry's error). ``curve_set`` = (time, flux
+    (time, channel), variance, width); ``templates`` (time, m) common-mode regressors."""
+    u1, u2 = ld(geometry)
+    depth, sigma, chi2, dof, resid, valid, shape = _channel_fit(curve_set, geometry, u1, u2, templates, degree, samples)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(dof > 0, np.sqrt(chi2 / np.maximum(dof, 1)), np.nan)
+        red = red_noise_factor(resid / np.where(np.isfinite(ratio), ratio, 1.0)[None, :], valid)
+    # The geometry's error, propagated by finite differences (limb darkening refitted).
+    grads = []
+    # Steps of one sigma, at most a small fraction of each parameter's scale (linear regime).
+    limits = (1e-2 / max(geometry.speed, 1e-9), 1e-2 * geometry.speed, 1e-2, 1e-2 * geometry.radius)
+    for i in range(4):
+        step = min(np.sqrt(geometry.cov[i, i]), limits[i]) if geometry.cov[i, i] > 0 else 0.0
+        if step == 0:
+            grads.append(np.zeros_like(depth))
+            continue
+        moved = geometry.moved(i, step)
+        mu1, mu2 = ld(moved)
+        grads.append((_channel_fit(curve_set, moved, mu1, mu2, templates, degree, samples)[0] - depth) / step)
+    g = np.stack(grads, axis=1)
+    sigma_geometry = np.sqrt(np.maximum(np.einsum("ki,ij,kj->k", g, geometry.cov, g), 0.0))
+    sigma_white = sigma * np.where(np.isfinite(ratio), ratio, 1.0) * red
+    total = np.sqrt(sigma_white**2 + sigma_geometry**2)
+    bad = (dof <= 0) | ~np.isfinite(depth)
+    nan = np.where(bad, np.nan, 1.0)
+    return ChannelDepths(
+        depth * nan, total * nan, sigma, ratio * nan, red, sigma_geometry, u1, u2, shape.max(axis=0) > 0
+    )
