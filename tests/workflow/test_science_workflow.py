@@ -16,8 +16,7 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
-
-from conftest import render_in_chromium, REPO, SNAKEMAKE, Workflow, default_config, merged, tiny_simulation
+from conftest import REPO, SNAKEMAKE, Workflow, default_config, merged, render_in_chromium, tiny_simulation
 
 pytestmark = pytest.mark.workflow
 
@@ -62,7 +61,9 @@ class ScienceWorkflow(Workflow):
 
 @pytest.fixture(scope="module")
 def science(tmp_path_factory) -> ScienceWorkflow:
-    config = merged(default_config(), {"simulation": tiny_simulation(**FRAMES), "binning": BINNING})
+    # Limb-darkened transits: the simulator then draws a physical chord (exact occultation), the
+    # model the transit fit uses, so its contact times are comparable with the truth.
+    config = merged(default_config(), {"simulation": tiny_simulation(**FRAMES, limb_darkening=True), "binning": BINNING})
     wf = ScienceWorkflow(tmp_path_factory.mktemp("science"), config)
     wf.run()
     return wf
@@ -115,10 +116,12 @@ def test_one_window_per_visit_lands_on_the_injected_contact_times(science):
         row = truth.filter(pl.col("planet_id") == int(visit.parts[-2]))
         injected = np.array([row[f"t{i}_h"][0] for i in range(1, 5)])
         detected = np.array([transit["window"][f"t{i}_h"] for i in range(1, 5)])
-        # Within the margin kept clear of the contact times (2 bins of 24 s), so no ingress or
-        # egress bin enters the depth estimate.
+        # Within 2 bins of 24 s, or 3 sigma of the chord's own contact-time uncertainty where that
+        # is larger (the inner contacts of a white light curve with a depth S/N of ~20).
         margin_h = min(fit["margin_h"] for fit in transit["instruments"].values())
-        assert np.all(np.abs(detected - injected) < margin_h), (visit, detected, injected)
+        sigma_h = np.array(transit["geometry"]["sigma_contacts_h"])
+        assert np.all(np.isfinite(sigma_h)) and np.all(sigma_h < 0.02), sigma_h
+        assert np.all(np.abs(detected - injected) < np.maximum(margin_h, 3 * sigma_h)), (visit, detected, injected, sigma_h)
         for fit in transit["instruments"].values():
             assert fit["in_transit_bins"] > 10 and fit["out_of_transit_bins"] > 10
         depths = pl.read_csv(visit / "depths.csv", schema_overrides={"wavelength_um": pl.Float64})

@@ -62,6 +62,11 @@ def solve(x: np.ndarray, y: np.ndarray, w: np.ndarray):
 LD_PRIOR = ((0.3, 0.3), (0.2, 0.3))
 
 
+#: The chord's radius^2 is tied to the most precise white light curve's depth to this fraction
+#: (a physical chord: the ingress lasts ~ 2 Rp / v); without it a noisy ingress leaves the radius,
+#: hence t2 and t3, loose.
+RADIUS_TIE = 0.1
+
 #: Without star_info, the impact parameter b ~ N(0.4, 0.35): the chord's b, radius and limb
 #: darkening are nearly degenerate in a noisy white light curve.
 IMPACT_PRIOR = (0.4, 0.35)
@@ -117,6 +122,16 @@ class Geometry:
     @property
     def contacts(self) -> tuple[float, float, float, float]:
         return contacts_of(self.t0, self.speed, self.impact, self.radius)
+
+    @property
+    def contact_sigmas(self) -> np.ndarray:
+        """Sigma of t1..t4 from the covariance (first order, by finite differences)."""
+        base = np.array(self.contacts)
+        jac = np.zeros((4, 4))
+        for i in range(4):
+            step = 1e-6 * max(abs(self.params[i]), 1e-3)
+            jac[:, i] = (np.array(self.moved(i, step).contacts) - base) / step
+        return np.sqrt(np.maximum(np.einsum("ci,ij,cj->c", jac, self.cov, jac), 0.0))
 
     def moved(self, index: int, step: float) -> Geometry:
         values = self.params
@@ -224,11 +239,14 @@ def choose_degree(curve: Curve, geometry: Geometry, degrees, samples: int) -> in
     return min(scores)[1]
 
 
-def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None) -> Geometry:
+def fit_geometry(
+    curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None, tie_radius: bool = True
+) -> Geometry:
     """The chord (t0, speed, impact, radius) shared by white light curves, from trapezoid
     contact times; each curve has its own baseline polynomial (degree per curve) and free
     quadratic limb darkening, solved exactly at every step (variable projection). ``impact``
-    given (star_info): held fixed. ``start_at``: start there instead. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
+    given (star_info): held fixed. ``start_at``: start there instead. ``tie_radius``: radius^2
+    held to the most precise curve's depth within RADIUS_TIE (a physical chord). Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
     guess_impact = 0.3 if impact is None else float(impact)
     t0, speed, radius = chord_from_contacts(contacts, guess_impact)
     span = max(max(np.ptp(c.time) for c in curves), 1e-9)
@@ -247,14 +265,22 @@ def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples
     widths = np.concatenate([np.full(c.time.size, c.width) for c in curves])
     edges = np.cumsum([c.time.size for c in curves])[:-1]
 
+    best = int(np.argmax([c.weight.sum() for c in curves]))  # the most precise curve ties the radius
+
     def residuals(x):
+        tie = 0.0
         g = Geometry(*full(x), cov=np.zeros((4, 4)))
         bases = np.split(g.basis(times, widths, samples), edges, axis=1)
         parts = []
-        for curve, degree, basis in zip(curves, degrees, bases, strict=True):
+        for k, (curve, degree, basis) in enumerate(zip(curves, degrees, bases, strict=True)):
             design = _white_design(curve, basis, degree, g.t0, span)
             coef, _, _, prior = solve_ld(design, curve.flux, curve.weight)
             parts.append(np.concatenate([(curve.flux - design @ coef) * np.sqrt(curve.weight), prior]))
+            if k == best and tie_radius:
+                depth = _depth_of(coef[-3:], float(coef[0]) or 1.0)[0]
+                tie = (g.radius**2 - depth) / (RADIUS_TIE * max(abs(depth), 1e-6))
+        if tie_radius:
+            parts.append(np.array([tie]))
         if impact is None:  # a weak prior on a free impact parameter (IMPACT_PRIOR)
             parts.append(np.array([(g.impact - IMPACT_PRIOR[0]) / IMPACT_PRIOR[1]]))
         return np.concatenate(parts)

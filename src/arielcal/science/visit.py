@@ -51,6 +51,8 @@ class Settings:
     pointing: bool = True
     """Decorrelate against the centroids: FGS1 (column, row) and AIRS rows (its column centroid
     follows the spectrum's colour, so the transit, and is not used)."""
+    tie_radius: bool = True
+    """The chord's radius^2 held to the white depth (lightcurve_model.RADIUS_TIE)."""
     star_info: bool = True
     """Take the impact parameter from star_info where it exists (the caller reads it)."""
 
@@ -122,10 +124,10 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
             levels=4,  # a start for the chord fit: 3 refinements (~30x finer than the grid) suffice
         )
         start = [2 if 2 in settings.white_degrees else int(settings.white_degrees[0])] * len(usable)
-        geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, start, impact, settings.samples)
+        geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, start, impact, settings.samples, tie_radius=settings.tie_radius)
         degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
         if degrees != start:
-            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry)
+            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry, settings.tie_radius)
     except (ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"no transit window: {exc}")
         geometry = None
@@ -225,6 +227,7 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
                 for i, k in enumerate(("t0_h", "speed_per_h", "impact", "radius"))
             }
         )
+        geometry_meta["sigma_contacts_h"] = [float(v) for v in geometry.contact_sigmas]
         geometry_meta["impact_fixed"] = impact is not None
         geometry_meta["trapezoid_h"] = [float(x) for x in trapezoid.contacts]
     return VisitDepths(window, rows, summary, geometry_meta, notes)
