@@ -4,11 +4,12 @@ model, a red-noise factor and the geometry's uncertainty (docs/science.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .limb_darkening import binned_basis, chord_from_contacts, contacts_of, ld_norm
+from .transit import binned_trapezoid
 
 F64 = np.float64
 GEOMETRY = ("t0", "speed", "impact", "radius")
@@ -76,7 +77,9 @@ def solve_ld(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     """:func:`solve` of a design whose last three columns are the (B0, B1, B2) amplitudes, with
     :data:`LD_PRIOR`: coefficients, covariance, chi2 (prior included) and the prior's weighted
     residuals (to append to a residual vector)."""
-    coef, _, _ = solve(x, y, w)
+    coef, cov, chi2 = solve(x, y, w)
+    if not np.any(x[:, -2:]):  # a shape without limb darkening (a trapezoid): no prior
+        return coef, cov, chi2, np.zeros(2)
     scale = max(abs(float(coef[-3])), 1e-6)
     rows = np.zeros((2, x.shape[1]))
     for k, (mu, sigma) in enumerate(LD_PRIOR):
@@ -142,6 +145,42 @@ class Geometry:
         """(3, time) bin-averaged occultation basis over radius^2 (limb_darkening.binned_basis)."""
         impact = min(self.impact, 1.0 + self.radius - 1e-6)
         return binned_basis(time, width, self.t0, self.speed, impact, self.radius, samples)
+
+
+@dataclass(frozen=True)
+class TrapezoidShape:
+    """The fallback shape when a trapezoid fits the white light curves better than any chord
+    (e.g. a simulator's linear ingress): B0 = the bin-averaged trapezoid, no limb darkening, no
+    geometry error propagated (``cov`` zero)."""
+
+    t1: float
+    t2: float
+    t3: float
+    t4: float
+    cov: np.ndarray = field(default_factory=lambda: np.zeros((4, 4)))
+    speed: float = 1.0
+    radius: float = 1.0
+
+    @property
+    def t0(self) -> float:
+        return 0.5 * (self.t1 + self.t4)
+
+    @property
+    def contacts(self) -> tuple[float, float, float, float]:
+        return (self.t1, self.t2, self.t3, self.t4)
+
+    @property
+    def contact_sigmas(self) -> np.ndarray:
+        return np.zeros(4)
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.array(self.contacts)
+
+    def basis(self, time: np.ndarray, width, samples: int) -> np.ndarray:
+        width = float(np.median(np.asarray(width, F64)))
+        shape = binned_trapezoid(np.asarray(time, F64), self.contacts, width)
+        return np.stack([shape, np.zeros_like(shape), np.zeros_like(shape)])
 
 
 def _white_design(curve: Curve, basis: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
