@@ -44,6 +44,11 @@ DEPTH_COLUMNS = (
 )  # fmt: skip
 
 
+#: The trapezoid replaces the chord only when its AIC is lower by this much: at low signal-to-noise
+#: both fit alike and the physical model stays.
+TRAPEZOID_AIC_MARGIN = 10.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """science.depth: see config.yaml."""
@@ -135,14 +140,15 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
         degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
         if degrees != start:
             geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry, settings.tie_radius)
-        # Shape selection: the chord against the search's trapezoid (same baselines), by AIC.
+        # Shape selection: the chord against the search's trapezoid (same baselines), by AIC
+        # with a margin in the chord's favour.
         chord = [fit_white(whites[i], geometry, d, settings.samples) for i, d in zip(usable, degrees, strict=True)]
         flat = TrapezoidShape(*trapezoid.contacts)
         plain = [fit_white(whites[i], flat, d, settings.samples) for i, d in zip(usable, degrees, strict=True)]
         n_chord = 3 + (impact is None) + 2 * len(usable)
         aic_chord = sum(f.chi2 for f in chord) + 2 * n_chord
         aic_trapezoid = sum(f.chi2 for f in plain) + 2 * 3
-        if aic_trapezoid < aic_chord:
+        if aic_trapezoid < aic_chord - TRAPEZOID_AIC_MARGIN:
             notes.append(f"a trapezoid fits the white light curves better than a limb-darkened chord (AIC {aic_trapezoid:.1f} < {aic_chord:.1f}): trapezoid shape, no limb darkening")
             geometry = flat
     except (ValueError, np.linalg.LinAlgError) as exc:
