@@ -125,11 +125,6 @@ def _visit(rng, truth, contacts):
     return pl.DataFrame(fit.rows), window
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="merge of issue 13's limb-darkened chord fit: on this linear-ingress trapezoid (not a physical "
-    "chord) the AIRS depths come out +0.4 sigma with chi2/dof 0.5; being reconciled",
-)
 def test_recovery_sees_a_reversed_or_shifted_spectrum_and_a_depth_bias():
     """Extraction, window, depths and the truth join on a spectrum with structure far above the
     sigma: the recovered depths match the truth (chi2/dof ~ 1, no bias), and the same depths
@@ -142,8 +137,8 @@ def test_recovery_sees_a_reversed_or_shifted_spectrum_and_a_depth_bias():
     # The label of detector column c is 322 - c (doc 1.8), written out, not computed by the package.
     assert airs["label"].to_list() == [322 - c for c in airs["detector_column"].to_list()]
     assert airs["detector_column"].to_list() == list(range(39, 321))
-    # A linear-ingress trapezoid is not a physical chord: the fitted limb-darkened chord puts its
-    # inner contacts within ~1.5 bins of the trapezoid's corners.
+    # A linear-ingress trapezoid is not a physical chord: the transit fit falls back to the
+    # trapezoid shape (it fits better than any chord) and its contacts land within ~1.5 bins.
     np.testing.assert_allclose([window[f"t{i}_h"] for i in range(1, 5)], contacts, atol=0.03)
 
     def stats(truth_by_label):

@@ -51,7 +51,9 @@ def simulate_structured(out: Path, settings: dict) -> None:
 def science(tmp_path_factory) -> Workflow:
     """Two train planets with a structured spectrum, hot pixels kept (their variance is checked)."""
     data = tmp_path_factory.mktemp("science-data") / "data"
-    simulate_structured(data, tiny_simulation(**FRAMES, train_planets=2, test_planets=0))
+    # Limb-darkened transits: the simulator then draws a physical chord (exact occultation), the
+    # model the transit fit uses, so its contact times are comparable with the truth.
+    simulate_structured(data, tiny_simulation(**FRAMES, train_planets=2, test_planets=0, limb_darkening=True))
     config = merged(
         default_config(),
         {"data_dir": str(data), "splits": ["train"], "binning": BINNING, "bad_pixels": {"hot": "flag", "dead": "nan"}},
@@ -135,10 +137,12 @@ def test_one_window_per_visit_lands_on_the_injected_contact_times(science):
         row = truth.filter(pl.col("planet_id") == int(visit.parts[-2]))
         injected = np.array([row[f"t{i}_h"][0] for i in range(1, 5)])
         detected = np.array([transit["window"][f"t{i}_h"] for i in range(1, 5)])
-        # Within the margin kept clear of the contact times (2 bins of 24 s), so no ingress or
-        # egress bin enters the depth estimate.
+        # Within 2 bins of 24 s, or 3 sigma of the chord's own contact-time uncertainty where that
+        # is larger (the inner contacts of a white light curve with a depth S/N of ~20).
         margin_h = min(fit["margin_h"] for fit in transit["instruments"].values())
-        assert np.all(np.abs(detected - injected) < margin_h), (visit, detected, injected)
+        sigma_h = np.array(transit["geometry"]["sigma_contacts_h"])
+        assert np.all(np.isfinite(sigma_h)) and np.all(sigma_h < 0.02), sigma_h
+        assert np.all(np.abs(detected - injected) < np.maximum(margin_h, 3 * sigma_h)), (visit, detected, injected, sigma_h)
         for fit in transit["instruments"].values():
             assert fit["in_transit_bins"] > 10 and fit["out_of_transit_bins"] > 10
         depths = pl.read_csv(visit / "depths.csv", schema_overrides={"wavelength_um": pl.Float64})
