@@ -28,6 +28,10 @@ arielcal_config.validate(
 # inspection, arielcal.snakemake_shim).
 job_function = snakemake_shim.fixed_signature
 
+# Inside a SLURM group job too, rules run in threads of the job's Snakemake, not in a new
+# Snakemake per rule (the plugin passes --force-use-threads to single-rule jobs only).
+snakemake_shim.threads_in_cluster_jobs(workflow)
+
 
 SCRIPTS = os.path.join(workflow.basedir, "scripts")
 

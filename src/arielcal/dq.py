@@ -40,8 +40,4 @@ def excluded(dq: np.ndarray) -> np.ndarray:
 
 def counts(dq: np.ndarray) -> dict[str, int]:
     """Number of pixels carrying each named flag, for metadata."""
-    return {
-        flag.name: int(np.count_nonzero(dq & flag))
-        for flag in DQ
-        if flag is not DQ.GOOD
-    }
+    return {flag.name: int(np.count_nonzero(dq & flag)) for flag in DQ if flag is not DQ.GOOD}

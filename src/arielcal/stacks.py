@@ -35,6 +35,8 @@ class Row:
     reason: str = ""
     damaged: str | None = None
     """The product, when it exists but is damaged."""
+    failed_at: float = 0.0
+    """When the row became a failure (the failure record's or the damaged product's mtime)."""
 
     @property
     def real(self) -> bool:
@@ -66,12 +68,15 @@ def plan(
         failure = failure_of(planet, visit)
         state = state_of(path) if path else None
         if state is None:
-            rows.append(Row(planet, visit, FAILED, reason=failure[0]) if failure else Row(planet, visit, PENDING))
+            if failure:
+                rows.append(Row(planet, visit, FAILED, reason=failure[0], failed_at=failure[1]))
+            else:
+                rows.append(Row(planet, visit, PENDING))
         elif state.damage is not None:
             reason = f"{path}: expected a complete .npy array, found {state.damage}"
-            rows.append(Row(planet, visit, FAILED, reason=reason, damaged=path))
+            rows.append(Row(planet, visit, FAILED, reason=reason, damaged=path, failed_at=state.mtime))
         elif failure is not None and failure[1] >= state.mtime:
-            rows.append(Row(planet, visit, FAILED, reason=failure[0]))
+            rows.append(Row(planet, visit, FAILED, reason=failure[0], failed_at=failure[1]))
         elif shape is not None and state.shape != shape:
             reason = f"{path}: expected the shape {shape} of the split's other products, found {state.shape}"
             rows.append(Row(planet, visit, FAILED, reason=reason))
@@ -220,13 +225,19 @@ def salvage(
 
 
 def _current(stack: str, rows: Sequence[Row], recorded: list[str] | None, observations) -> bool:
-    """The stack on disk is intact, newer than its products and real exactly where ``rows`` are."""
+    """The stack on disk is intact, as long as ``rows`` and newer than every real product and
+    every failure (so it was written by this code after them, with NaN where they failed), and
+    observations.csv, if there, marks the same rows as real."""
     state = product_state(stack)
     if state is None or state.damage is not None or state.shape[0] != len(rows):
         return False
-    if recorded is None or len(recorded) != len(rows):
-        return False
-    real = {(row.planet, row.visit) for row in rows if row.real}
-    expected = [CALIBRATED if (int(p), int(v)) in real else FAILED for p, v in observations]
-    newest = max((os.stat(row.product).st_mtime for row in rows if row.real), default=0.0)
-    return recorded == expected and state.mtime >= newest
+    if recorded is not None:
+        real = {(row.planet, row.visit) for row in rows if row.real}
+        expected = [CALIBRATED if (int(p), int(v)) in real else FAILED for p, v in observations]
+        if recorded != expected:
+            return False
+    newest = max(
+        [os.stat(row.product).st_mtime for row in rows if row.real] + [row.failed_at for row in rows if not row.real],
+        default=0.0,
+    )
+    return state.mtime >= newest

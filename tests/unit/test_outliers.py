@@ -172,3 +172,22 @@ def test_no_hits_few_rejections_with_every_other_systematic():
     _, cds, read = _simulated_cds(cfg)
     out, rejected = calib.reject_outliers(cds, read)
     assert rejected.sum() <= 1e-5 * np.isfinite(cds).sum()
+
+
+def test_inpainting_fills_along_the_columns():
+    product = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3) * 2.0  # (time, column, row)
+    product[:, 2, 1] = np.nan  # an excluded pixel: between columns 1 and 3 of its row
+    product[:, 0, 0] = np.nan  # at an edge: the nearest column
+    product[1, :, 2] = np.nan  # a whole line: stays NaN
+    filled = calib.inpaint_columns(product)
+    assert filled.dtype == np.float32 and np.isnan(product[:, 2, 1]).all()  # the input is untouched
+    assert filled[:, 2, 1].tolist() == [
+        (product[0, 1, 1] + product[0, 3, 1]) / 2,
+        (product[1, 1, 1] + product[1, 3, 1]) / 2,
+    ]
+    assert filled[:, 0, 0].tolist() == product[:, 1, 0].tolist()
+    assert np.isnan(filled[1, :, 2]).all() and np.isfinite(np.delete(filled, 2, axis=2)).all()
+    finite = np.isfinite(product)
+    np.testing.assert_array_equal(filled[finite], product[finite])
+    with pytest.raises(ValueError, match=r"expected a \(time, column, row\) product, got shape \(5, 3\)"):
+        calib.inpaint_columns(product[0])

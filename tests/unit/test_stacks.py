@@ -105,9 +105,22 @@ def test_salvage_writes_what_the_failed_run_could_not(tmp_path, monkeypatch):
     assert (stacked[0] == 1).all() and np.isnan(stacked[1]).all()
     assert Path("results/train/observations.csv").read_text() == "planet_id,visit,FGS1\n1,0,calibrated\n2,0,failed\n"
     assert messages == ["results/train/FGS1.npy: 1 calibrated rows, 1 NaN rows (see failed_observations.csv)"]
-    # Up to date: nothing rewritten.
+    # Up to date: nothing rewritten, also without observations.csv (a run whose table job was skipped).
     assert stacks.salvage(slots, {"train": [(1, 0), (2, 0)]}, log=messages.append) == []
-    # A run stopped early (an observation neither calibrated nor failed): no stack.
+    Path("results/train/observations.csv").unlink()
+    assert stacks.salvage(slots, {"train": [(1, 0), (2, 0)]}, log=messages.append) == ["results/train/observations.csv"]
+    # A failure newer than the stack (a signal replaced by a bad one since): no row is real any
+    # more, and a stack of stale data is worse than none.
+    failures.record(
+        tmp_path / "logs/adc/train/1/0/FGS1.log.failed",
+        "adc",
+        {"split": "train", "planet": "1", "visit": "0", "instrument": "FGS1"},
+        "signal replaced by a bad one",
+    )
+    assert stacks.salvage(slots, {"train": [(1, 0), (2, 0)]}, log=messages.append) == ["results/train/observations.csv"]
+    assert messages[-1] == "train FGS1: no observation calibrated, no stack"
+    assert not Path("results/train/FGS1.npy").exists()
+    # A run stopped early (an observation neither calibrated nor failed): nothing written.
     slots["train"]["FGS1"].append([3, 0, "results/train/3/0/FGS1/calibrated.npy"])
     assert stacks.salvage(slots, {"train": [(1, 0), (2, 0), (3, 0)]}, log=messages.append) == []
     assert messages[-1] == "train FGS1: stack not written, some observations did not run"

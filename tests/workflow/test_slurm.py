@@ -183,7 +183,9 @@ def test_tiny_workflow_through_slurm_matches_local_run(tmp_path, tmp_path_factor
     start = time.monotonic()
     # An absolute profile path: with --directory, a bare `--profile slurm` would be looked up
     # in the caller's working directory.
-    done = cluster.run("--profile", str(PROFILE), check=False)
+    # Job logs kept, and --verbose (passed on to the jobs' Snakemake), which logs every job that
+    # Snakemake starts as a new process ("spawned job: ...") instead of running it in a thread.
+    done = cluster.run("--profile", str(PROFILE), "--slurm-keep-successful-logs", "--verbose", check=False)
     slurm_s = time.monotonic() - start
     output = done.stdout + done.stderr
     assert done.returncode == 0, (
@@ -216,6 +218,17 @@ def test_tiny_workflow_through_slurm_matches_local_run(tmp_path, tmp_path_factor
         group_jobs = [j for j in jobs if j["comment"].startswith("rule_obs_")]
         assert len(group_jobs) == observations, jobs
     assert len(submitted) == expected, (planned, len(submitted))
+
+    # Every rule ran in a thread of its job's Snakemake, in group jobs too (arielcal.snakemake_shim
+    # .threads_in_cluster_jobs; the plugin passes --force-use-threads to single-rule jobs only).
+    logs = sorted(cluster.path("logs", "slurm").glob("**/*.log"))
+    assert len(logs) == len(submitted), logs
+    group_logs = [log for log in logs if log.parent.name.startswith("group_obs_")]
+    assert len(group_logs) == (observations if mode == "staged" else 0), logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert "Finished jobid" in text, (log, text[-3000:])
+        assert "spawned job:" not in text, (log, re.findall(r"spawned job: .{0,200}", text)[:3])
 
     print(
         f"\n{mode}: local {local_s:.1f} s, SLURM {slurm_s:.1f} s, {len(submitted)} SLURM jobs "

@@ -26,7 +26,7 @@ Stage order in the pipeline: :func:`adc_invert` -> (:func:`pixel_dq`, :func:`sat
 and commute; ADC inversion and linearity must see every raw frame.
 
 Modules: :mod:`.adc`, :mod:`.mask`, :mod:`.linearity`, :mod:`.dark`, :mod:`.cds`, :mod:`.outliers`,
-:mod:`.binning`, :mod:`.flat` (one per stage, as stcal has one per step), sharing the block machinery of
+:mod:`.binning`, :mod:`.flat`, and :mod:`.inpaint` (the optional in-painted product) (one per stage, as stcal has one per step), sharing the block machinery of
 :mod:`._blocks`. Everything public is re-exported here: ``calib.subtract_dark``.
 """
 
@@ -36,6 +36,7 @@ from .binning import bin_frames, bin_times
 from .cds import cds
 from .dark import dark_dq, integration_times, integration_times_from_axis, subtract_dark, usable_dark
 from .flat import exclude_flagged, flat_divisor, flat_field
+from .inpaint import inpaint_columns
 from .linearity import apply_linearity, clean_linearity_coefficients
 from .mask import pixel_dq, saturated_dq, sigma_clip_mask
 from .outliers import (
@@ -69,6 +70,7 @@ __all__ = [
     "exclude_flagged",
     "flat_divisor",
     "flat_field",
+    "inpaint_columns",
     "integration_times",
     "integration_times_from_axis",
     "outlier_blocks",

@@ -4,11 +4,12 @@ model, a red-noise factor and the geometry's uncertainty (docs/science.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .limb_darkening import binned_basis, chord_from_contacts, contacts_of, ld_norm
+from .transit import binned_trapezoid
 
 F64 = np.float64
 GEOMETRY = ("t0", "speed", "impact", "radius")
@@ -62,6 +63,11 @@ def solve(x: np.ndarray, y: np.ndarray, w: np.ndarray):
 LD_PRIOR = ((0.3, 0.3), (0.2, 0.3))
 
 
+#: The chord's radius^2 is tied to the most precise white light curve's depth to this fraction
+#: (a physical chord: the ingress lasts ~ 2 Rp / v); without it a noisy ingress leaves the radius,
+#: hence t2 and t3, loose.
+RADIUS_TIE = 0.1
+
 #: Without star_info, the impact parameter b ~ N(0.4, 0.35): the chord's b, radius and limb
 #: darkening are nearly degenerate in a noisy white light curve.
 IMPACT_PRIOR = (0.4, 0.35)
@@ -71,7 +77,9 @@ def solve_ld(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     """:func:`solve` of a design whose last three columns are the (B0, B1, B2) amplitudes, with
     :data:`LD_PRIOR`: coefficients, covariance, chi2 (prior included) and the prior's weighted
     residuals (to append to a residual vector)."""
-    coef, _, _ = solve(x, y, w)
+    coef, cov, chi2 = solve(x, y, w)
+    if not np.any(x[:, -2:]):  # a shape without limb darkening (a trapezoid): no prior
+        return coef, cov, chi2, np.zeros(2)
     scale = max(abs(float(coef[-3])), 1e-6)
     rows = np.zeros((2, x.shape[1]))
     for k, (mu, sigma) in enumerate(LD_PRIOR):
@@ -118,6 +126,16 @@ class Geometry:
     def contacts(self) -> tuple[float, float, float, float]:
         return contacts_of(self.t0, self.speed, self.impact, self.radius)
 
+    @property
+    def contact_sigmas(self) -> np.ndarray:
+        """Sigma of t1..t4 from the covariance (first order, by finite differences)."""
+        base = np.array(self.contacts)
+        jac = np.zeros((4, 4))
+        for i in range(4):
+            step = 1e-6 * max(abs(self.params[i]), 1e-3)
+            jac[:, i] = (np.array(self.moved(i, step).contacts) - base) / step
+        return np.sqrt(np.maximum(np.einsum("ci,ij,cj->c", jac, self.cov, jac), 0.0))
+
     def moved(self, index: int, step: float) -> Geometry:
         values = self.params
         values[index] += step
@@ -127,6 +145,42 @@ class Geometry:
         """(3, time) bin-averaged occultation basis over radius^2 (limb_darkening.binned_basis)."""
         impact = min(self.impact, 1.0 + self.radius - 1e-6)
         return binned_basis(time, width, self.t0, self.speed, impact, self.radius, samples)
+
+
+@dataclass(frozen=True)
+class TrapezoidShape:
+    """The fallback shape when a trapezoid fits the white light curves better than any chord
+    (e.g. a simulator's linear ingress): B0 = the bin-averaged trapezoid, no limb darkening, no
+    geometry error propagated (``cov`` zero)."""
+
+    t1: float
+    t2: float
+    t3: float
+    t4: float
+    cov: np.ndarray = field(default_factory=lambda: np.zeros((4, 4)))
+    speed: float = 1.0
+    radius: float = 1.0
+
+    @property
+    def t0(self) -> float:
+        return 0.5 * (self.t1 + self.t4)
+
+    @property
+    def contacts(self) -> tuple[float, float, float, float]:
+        return (self.t1, self.t2, self.t3, self.t4)
+
+    @property
+    def contact_sigmas(self) -> np.ndarray:
+        return np.zeros(4)
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.array(self.contacts)
+
+    def basis(self, time: np.ndarray, width, samples: int) -> np.ndarray:
+        width = float(np.median(np.asarray(width, F64)))
+        shape = binned_trapezoid(np.asarray(time, F64), self.contacts, width)
+        return np.stack([shape, np.zeros_like(shape), np.zeros_like(shape)])
 
 
 def _white_design(curve: Curve, basis: np.ndarray, degree: int, centre: float, spread: float) -> np.ndarray:
@@ -224,11 +278,14 @@ def choose_degree(curve: Curve, geometry: Geometry, degrees, samples: int) -> in
     return min(scores)[1]
 
 
-def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None) -> Geometry:
+def fit_geometry(
+    curves, contacts, degrees, impact: float | None = None, samples: int = 7, start_at: Geometry | None = None, tie_radius: bool = True
+) -> Geometry:
     """The chord (t0, speed, impact, radius) shared by white light curves, from trapezoid
     contact times; each curve has its own baseline polynomial (degree per curve) and free
     quadratic limb darkening, solved exactly at every step (variable projection). ``impact``
-    given (star_info): held fixed. ``start_at``: start there instead. Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
+    given (star_info): held fixed. ``start_at``: start there instead. ``tie_radius``: radius^2
+    held to the most precise curve's depth within RADIUS_TIE (a physical chord). Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
     guess_impact = 0.3 if impact is None else float(impact)
     t0, speed, radius = chord_from_contacts(contacts, guess_impact)
     span = max(max(np.ptp(c.time) for c in curves), 1e-9)
@@ -247,14 +304,22 @@ def fit_geometry(curves, contacts, degrees, impact: float | None = None, samples
     widths = np.concatenate([np.full(c.time.size, c.width) for c in curves])
     edges = np.cumsum([c.time.size for c in curves])[:-1]
 
+    best = int(np.argmax([c.weight.sum() for c in curves]))  # the most precise curve ties the radius
+
     def residuals(x):
+        tie = 0.0
         g = Geometry(*full(x), cov=np.zeros((4, 4)))
         bases = np.split(g.basis(times, widths, samples), edges, axis=1)
         parts = []
-        for curve, degree, basis in zip(curves, degrees, bases, strict=True):
+        for k, (curve, degree, basis) in enumerate(zip(curves, degrees, bases, strict=True)):
             design = _white_design(curve, basis, degree, g.t0, span)
             coef, _, _, prior = solve_ld(design, curve.flux, curve.weight)
             parts.append(np.concatenate([(curve.flux - design @ coef) * np.sqrt(curve.weight), prior]))
+            if k == best and tie_radius:
+                depth = _depth_of(coef[-3:], float(coef[0]) or 1.0)[0]
+                tie = (g.radius**2 - depth) / (RADIUS_TIE * max(abs(depth), 1e-6))
+        if tie_radius:
+            parts.append(np.array([tie]))
         if impact is None:  # a weak prior on a free impact parameter (IMPACT_PRIOR)
             parts.append(np.array([(g.impact - IMPACT_PRIOR[0]) / IMPACT_PRIOR[1]]))
         return np.concatenate(parts)

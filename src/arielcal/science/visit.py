@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lightcurve_model import band_limb_darkening, channel_depths, choose_degree, fit_geometry, fit_white, normalised
+from .lightcurve_model import (
+    TrapezoidShape,
+    band_limb_darkening,
+    channel_depths,
+    choose_degree,
+    fit_geometry,
+    fit_white,
+    normalised,
+)
 from .transit import detect_joint_window, window_bins
 
 F64 = np.float64
@@ -36,6 +44,11 @@ DEPTH_COLUMNS = (
 )  # fmt: skip
 
 
+#: The trapezoid replaces the chord only when its AIC is lower by this much: at low signal-to-noise
+#: both fit alike and the physical model stays.
+TRAPEZOID_AIC_MARGIN = 10.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """science.depth: see config.yaml."""
@@ -51,6 +64,8 @@ class Settings:
     pointing: bool = True
     """Decorrelate against the centroids: FGS1 (column, row) and AIRS rows (its column centroid
     follows the spectrum's colour, so the transit, and is not used)."""
+    tie_radius: bool = True
+    """The chord's radius^2 held to the white depth (lightcurve_model.RADIUS_TIE)."""
     star_info: bool = True
     """Take the impact parameter from star_info where it exists (the caller reads it)."""
 
@@ -119,13 +134,23 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
             raise ValueError("no white light curve with at least 8 finite points")
         trapezoid = detect_joint_window(
             [(curves[i].time, curves[i].white[0], curves[i].white[1], curves[i].width or None) for i in usable],
-            levels=4,  # a start for the chord fit: 3 refinements (~30x finer than the grid) suffice
         )
         start = [2 if 2 in settings.white_degrees else int(settings.white_degrees[0])] * len(usable)
-        geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, start, impact, settings.samples)
+        geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, start, impact, settings.samples, tie_radius=settings.tie_radius)
         degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
         if degrees != start:
-            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry)
+            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry, settings.tie_radius)
+        # Shape selection: the chord against the search's trapezoid (same baselines), by AIC
+        # with a margin in the chord's favour.
+        chord = [fit_white(whites[i], geometry, d, settings.samples) for i, d in zip(usable, degrees, strict=True)]
+        flat = TrapezoidShape(*trapezoid.contacts)
+        plain = [fit_white(whites[i], flat, d, settings.samples) for i, d in zip(usable, degrees, strict=True)]
+        n_chord = 3 + (impact is None) + 2 * len(usable)
+        aic_chord = sum(f.chi2 for f in chord) + 2 * n_chord
+        aic_trapezoid = sum(f.chi2 for f in plain) + 2 * 3
+        if aic_trapezoid < aic_chord - TRAPEZOID_AIC_MARGIN:
+            notes.append(f"a trapezoid fits the white light curves better than a limb-darkened chord (AIC {aic_trapezoid:.1f} < {aic_chord:.1f}): trapezoid shape, no limb darkening")
+            geometry = flat
     except (ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"no transit window: {exc}")
         geometry = None
@@ -215,7 +240,9 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
         }
     window = None if geometry is None else geometry.contacts
     geometry_meta = None
-    if geometry is not None:
+    if isinstance(geometry, TrapezoidShape):
+        geometry_meta = {"shape": "trapezoid", "trapezoid_h": [float(x) for x in trapezoid.contacts], "sigma_contacts_h": [0.0] * 4}
+    elif geometry is not None:
         geometry_meta = {
             name: float(v) for name, v in zip(("t0_h", "speed_per_h", "impact", "radius"), geometry.params, strict=True)
         }
@@ -225,6 +252,8 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
                 for i, k in enumerate(("t0_h", "speed_per_h", "impact", "radius"))
             }
         )
+        geometry_meta["sigma_contacts_h"] = [float(v) for v in geometry.contact_sigmas]
         geometry_meta["impact_fixed"] = impact is not None
+        geometry_meta["shape"] = "chord"
         geometry_meta["trapezoid_h"] = [float(x) for x in trapezoid.contacts]
     return VisitDepths(window, rows, summary, geometry_meta, notes)
