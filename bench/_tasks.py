@@ -81,7 +81,7 @@ def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) ->
                 formats.read_calibration(layout.calibration_file(data, 2024, "train", pid, 0, name, kind), inst, kind),
                 cols,
             )
-            for kind in ("dead", "dark", "flat", "linear_corr")
+            for kind in observation.FUSED_MAPS
         }
         t2 = time.perf_counter()
         cube, dq, n_valid = fused.calibrate(raw, gain, offset, dt, maps, settings_for(name), threads=threads)

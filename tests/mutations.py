@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# What the copy needs to import the package, run the scripts and rules, and run pytest.
+# What the copy needs to import the package, run the scripts and rules (envs/: the conda file
+# the simulation rules name), and run pytest.
 COPIED = (
     "src",
     "scripts",
@@ -43,6 +44,7 @@ COPIED = (
     "config.yaml",
     "profiles",
     "report",
+    "envs",
     "pyproject.toml",
 )
 SEARCHED = ("src", "scripts")

@@ -1,4 +1,4 @@
-"""The two places where the workflow reaches into Snakemake below its documented API, kept here
+"""The places where the workflow reaches into Snakemake below its documented API, kept here
 so that a Snakemake release that changes them fails one test (tests/unit/test_snakemake_shim.py)
 instead of silently slowing or breaking runs. They are why pyproject pins snakemake < 10.
 """
@@ -28,3 +28,27 @@ def drop_benchmark(rule) -> None:
     with a benchmark and has no syntax for an optional one; Rule.benchmark's property setter
     cannot unset it, so its private attribute is cleared (before the cache check runs)."""
     rule._benchmark = None
+
+
+def threads_in_cluster_jobs(workflow) -> None:
+    """Inside a cluster job, run the rules' ``run:`` blocks in threads of the job's Snakemake, as
+    ``--force-use-threads`` (profiles/default) does locally. The executor plugins pass that flag
+    to single-rule jobs only (snakemake-interface-executor-plugins' RealExecutor.get_job_args),
+    and a job's Snakemake runs in ``--mode remote``, where no profile is read: in a group job
+    (an observation's stage chain) the local executor would start a new ``python -m snakemake``
+    for every rule, 6-8 s each (docs/slurm.md). Sets the local executor's ``use_threads``, read
+    by its run_single_job; a no-op outside cluster jobs."""
+    if not workflow.remote_exec:
+        return
+    from snakemake.executors import local
+
+    if getattr(local.Executor, "_arielcal_threads", False):
+        return
+    post_init = local.Executor.__post_init__
+
+    def __post_init__(self):
+        post_init(self)
+        self.use_threads = True
+
+    local.Executor.__post_init__ = __post_init__
+    local.Executor._arielcal_threads = True

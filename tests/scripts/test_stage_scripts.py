@@ -80,10 +80,12 @@ def observation(tmp_path):
         "dead": tmp_path / "dead.parquet",
         "flat": tmp_path / "flat.parquet",
         "linear_corr": tmp_path / "linear_corr.parquet",
+        "read": tmp_path / "read.parquet",
     }
     formats.write_signal(files["signal"], raw)
     files["adc_info"].write_text(ADC_HEADER + f"7,{OFFSET},{GAIN},-1.0,1.0,0\n")
-    for kind, values in (("dark", dark), ("dead", dead), ("flat", flat), ("linear_corr", linear)):
+    read = np.full((32, 32), 10.0)  # read noise (e-), the outlier stage's noise floor
+    for kind, values in (("dark", dark), ("dead", dead), ("flat", flat), ("linear_corr", linear), ("read", read)):
         formats.write_calibration(files[kind], values)
     files["axis_info"] = tmp_path / "axis_info.parquet"
     formats.write_axis_info(files["axis_info"], axis_columns(FRAMES), n_rows=FRAMES)
@@ -158,13 +160,15 @@ def test_full_chain_of_stage_scripts(observation):
         root,
         "mask",
         {"dq": adc["dq"], "dead": files["dead"], "dark": files["dark"]},
-        {**columns, "sigma": 5, "maxiters": 5, "hot": "flag", "dead": "nan"},
+        {**columns, "sigma": 5, "maxiters": 5, "hot": "flag", "dead": "nan", "saturated": "nan"},
     )
     dq = np.load(mask["dq"])
     assert dq[DEAD_PIXEL] == DQ.DEAD | DQ.DO_NOT_USE and dq[HOT] == DQ.HOT and dq[GRADED] == DQ.HOT
     assert np.count_nonzero(dq) == 3
 
-    lin = run_stage(root, "linearity", {"cube": adc["cube"], "dq": mask["dq"], "linear_corr": files["linear_corr"]}, columns)
+    lin = run_stage(
+        root, "linearity", {"cube": adc["cube"], "dq": mask["dq"], "linear_corr": files["linear_corr"]}, columns
+    )
     dark = run_stage(
         root,
         "dark",
@@ -174,7 +178,11 @@ def test_full_chain_of_stage_scripts(observation):
     assert json.loads(dark["meta"].read_text())["integration_time_s"] == {"even": 0.1, "odd": 0.2}
     cds = run_stage(root, "cds", {"cube": dark["cube"], "dq": dark["dq"]})
     binned = run_stage(
-        root, "bin", {"cube": cds["cube"], "dq": cds["dq"]}, {"frames_per_bin": 2}, {"nvalid": root / "stages" / "nvalid.npy"}
+        root,
+        "bin",
+        {"cube": cds["cube"], "dq": cds["dq"]},
+        {"frames_per_bin": 2},
+        {"nvalid": root / "stages" / "nvalid.npy"},
     )
     n_valid = np.load(root / "stages" / "nvalid.npy")
     assert n_valid.shape == (32, 32, 2) and np.all(n_valid[~maps["dead"]] == 2)
@@ -225,10 +233,13 @@ def test_full_chain_of_stage_scripts(observation):
 def test_fused_script_equals_the_stage_chain(observation):
     """scripts/fused.py on the same files: the same hand-computed values, DQ and counts."""
     root, files, raw, maps = observation
-    output = {name: root / "fused" / f"{name}.{ext}" for name, ext in (("calibrated", "npy"), ("dq", "npy"), ("nvalid", "npy"), ("meta", "json"))}
+    output = {
+        name: root / "fused" / f"{name}.{ext}"
+        for name, ext in (("calibrated", "npy"), ("dq", "npy"), ("nvalid", "npy"), ("meta", "json"))
+    }
     run_script(
         "fused",
-        input={k: files[k] for k in ("signal", "adc_info", "axis_info", "dead", "dark", "flat", "linear_corr")},
+        input={k: files[k] for k in ("signal", "adc_info", "axis_info", "dead", "dark", "flat", "linear_corr", "read")},
         output=output,
         params={
             "columns": [0, 32],
@@ -239,6 +250,9 @@ def test_fused_script_equals_the_stage_chain(observation):
             "maxiters": 5,
             "hot": "flag",
             "dead": "nan",
+            "saturated": "nan",
+            "outlier_threshold": 6.0,
+            "outlier_window": 30,
         },
         wildcards=WILDCARDS,
         log=root / "fused.log",
@@ -272,7 +286,12 @@ def test_dark_stage_by_hand(tmp_path, instrument, extra_s):
     out = run_stage(
         tmp_path,
         "dark",
-        {"cube": tmp_path / "in.npy", "dq": tmp_path / "in.dq.npy", "dark": tmp_path / "dark.parquet", "axis_info": tmp_path / "axis_info.parquet"},
+        {
+            "cube": tmp_path / "in.npy",
+            "dq": tmp_path / "in.dq.npy",
+            "dark": tmp_path / "dark.parquet",
+            "axis_info": tmp_path / "axis_info.parquet",
+        },
         {"columns": columns, "second_read_extra_s": extra_s},
         wildcards={**WILDCARDS, "instrument": instrument},
     )
@@ -305,7 +324,7 @@ def test_hot_pixels_by_hand(tmp_path, hot):
         tmp_path,
         "mask",
         {"dq": tmp_path / "in.dq.npy", "dead": tmp_path / "dead.parquet", "dark": tmp_path / "dark.parquet"},
-        {"columns": [0, 32], "sigma": 5, "maxiters": 5, "hot": hot, "dead": "nan"},
+        {"columns": [0, 32], "sigma": 5, "maxiters": 5, "hot": hot, "dead": "nan", "saturated": "nan"},
     )
     dq = np.load(out["dq"])
     expected_hot = sigma_clip(dark, sigma=5, maxiters=5).mask
@@ -314,6 +333,40 @@ def test_hot_pixels_by_hand(tmp_path, hot):
     np.testing.assert_array_equal((dq & DQ.DEAD) != 0, dead)
     np.testing.assert_array_equal((dq & DQ.DO_NOT_USE) != 0, dead | (expected_hot if hot == "nan" else False))
     assert json.loads(out["meta"].read_text())["dq_counts"]["HOT"] == 2
+
+
+@pytest.mark.parametrize(("action", "expected"), [("nan", DQ.SATURATED | DQ.DO_NOT_USE), ("flag", DQ.SATURATED)])
+def test_mask_excludes_saturated_pixels(observation, action, expected):
+    root, files, _, _ = observation
+    adc_dq = np.zeros((32, 32), np.uint32)
+    adc_dq[9, 9] = DQ.SATURATED
+    (root / "stages").mkdir(exist_ok=True)
+    np.save(root / "stages" / "adc.dq.npy", adc_dq)
+    params = {"columns": [0, 32], "sigma": 5, "maxiters": 5, "hot": "nan", "dead": "nan", "saturated": action}
+    mask = run_stage(root, "mask", {"dq": root / "stages" / "adc.dq.npy", "dead": files["dead"], "dark": files["dark"]}, params)
+    assert np.load(mask["dq"])[9, 9] == expected
+
+
+def test_outliers_stage_rejects_a_hit(observation):
+    root, files, _, _ = observation
+    rng = np.random.default_rng(2)
+    cds = rng.normal(500.0, 20.0, (32, 32, 40)).astype(np.float32)
+    cds[4, 7, 33] += 2000.0  # a cosmic ray in the last block (frames 30..39)
+    cds[1, 2] = np.nan  # an excluded pixel
+    dq = np.zeros((32, 32), np.uint32)
+    dq[1, 2] = DQ.DEAD | DQ.DO_NOT_USE
+    (root / "stages").mkdir(exist_ok=True)
+    np.save(root / "stages" / "cds.npy", cds)
+    np.save(root / "stages" / "cds.dq.npy", dq)
+    formats.write_calibration(root / "read.parquet", np.full((32, 32), 13.0))
+    inputs = {"cube": root / "stages" / "cds.npy", "dq": root / "stages" / "cds.dq.npy", "read": root / "read.parquet"}
+    out = run_stage(root, "outliers", inputs, {"columns": [0, 32], "threshold": 6.0, "window": 30})
+    cube, out_dq = np.load(out["cube"]), np.load(out["dq"])
+    assert np.isnan(cube[4, 7, 33]) and np.count_nonzero(np.isnan(cube)) == 40 + 1
+    assert out_dq[4, 7] == DQ.JUMP_DET and out_dq[1, 2] == DQ.DEAD | DQ.DO_NOT_USE
+    assert np.count_nonzero(out_dq) == 2
+    meta = json.loads(out["meta"].read_text())
+    assert meta["rejected_frames"] == 1 and meta["params"]["threshold"] == 6.0
 
 
 def test_bad_input_fails_with_the_file_named_and_no_output(observation):

@@ -273,7 +273,7 @@ def test_integration_times():
 
 
 def test_integration_times_from_axis_read_only_and_padding():
-    pl = pytest.importorskip("polars")
+    import polars as pl
     column = pl.Series("AIRS-CH0-integration_time", [0.1, 4.5, 0.1, 4.5, None, None])
     arr = column.drop_nulls().to_numpy()
     assert not arr.flags.writeable  # notebook quirk 5

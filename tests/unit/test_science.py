@@ -7,7 +7,6 @@ import pytest
 
 from arielcal import science
 
-
 # --------------------------------------------------------------------------- variance
 
 

@@ -25,3 +25,37 @@ def test_drop_benchmark_clears_what_rule_benchmark_returns():
     probe = Probe()
     snakemake_shim.drop_benchmark(probe)
     assert probe.benchmark is None
+
+
+def test_threads_in_cluster_jobs_makes_the_local_executor_run_jobs_in_threads(monkeypatch):
+    import concurrent.futures
+    import inspect
+    from types import SimpleNamespace
+
+    import snakemake.api  # noqa: F401  (first: snakemake.workflow alone is a circular import)
+    from snakemake.executors import local
+    from snakemake.workflow import Workflow
+
+    assert isinstance(Workflow.__dict__.get("remote_exec"), property), "Workflow.remote_exec is gone"
+    # The attribute the shim sets is the one that decides between a thread and a new Snakemake.
+    assert "self.use_threads" in inspect.getsource(local.Executor.run_single_job)
+    # Restored after the test: the shim patches the class.
+    monkeypatch.setattr(local.Executor, "__post_init__", local.Executor.__post_init__)
+    monkeypatch.setattr(local.Executor, "_arielcal_threads", False, raising=False)
+
+    def executor():
+        probe = object.__new__(local.Executor)
+        probe.workflow = SimpleNamespace(
+            execution_settings=SimpleNamespace(use_threads=False, keep_incomplete=False),
+            resource_settings=SimpleNamespace(cores=1),
+        )
+        local.Executor.__post_init__(probe)
+        assert isinstance(probe.pool, concurrent.futures.ThreadPoolExecutor)
+        probe.pool.shutdown()
+        return probe
+
+    snakemake_shim.threads_in_cluster_jobs(SimpleNamespace(remote_exec=False))
+    assert executor().use_threads is False
+    snakemake_shim.threads_in_cluster_jobs(SimpleNamespace(remote_exec=True))
+    snakemake_shim.threads_in_cluster_jobs(SimpleNamespace(remote_exec=True))  # once only
+    assert executor().use_threads is True

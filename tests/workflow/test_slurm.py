@@ -1,25 +1,37 @@
-"""The tiny simulated workflow through SLURM (the slurm/ profile) gives the same bytes as a local run.
+"""The tiny simulated workflow through SLURM (the slurm/ profile), on a cluster of several nodes.
 
 Opt in: needs a SLURM cluster that answers ``sinfo`` (``.ci/slurm-up.sh`` brings one up on this
-machine) and ``ARIELCAL_SLURM=1``; otherwise the test skips. Run it with
-``ARIELCAL_SLURM=1 python -m pytest -m slurm``.
+machine, two nodes in network namespaces) and ``ARIELCAL_SLURM=1``; otherwise the cluster tests
+skip. Run them with ``ARIELCAL_SLURM=1 python -m pytest -m slurm``. The tests that crash a node
+need the namespaces of ``.ci/slurm-up.sh`` (and root); on another cluster they skip.
+
+Checked: a run spreads over both nodes and submits one job per observation for the whole stage
+chain (not one per stage); a node crashed mid-run costs one retry; a job killed for exceeding its
+memory is retried with twice the memory; every product is byte-identical to a local run. The
+profile's resources are checked against the rules' without a cluster.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
-
-from conftest import REPO, Workflow, default_config, merged, tiny_simulation
+import yaml
+from conftest import REPO, SNAKEMAKE, Workflow, default_config, merged, tiny_simulation
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 PROFILE = REPO / "slurm"
+SLURM_UP = REPO / ".ci" / "slurm-up.sh"
 # Every product the workflow promises, relative to the working directory.
 PRODUCTS = (
     "results/**/calibrated.npy",
@@ -28,6 +40,13 @@ PRODUCTS = (
     "results/*/observations.csv",
     "results/*/*.npy",
 )
+# The rules of one observation's stage chain (rules/calibrate.smk), one SLURM job per observation.
+GROUPED = ("adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product")
+# Rules that never become SLURM jobs: localrules, and `all` (no action).
+LOCAL = ("observations_table", "reject_observation", "all")
+# A small part of the workflow for the fault tests: the train split's products and stacks
+# (2 observations: 2 group jobs, 2 stack jobs).
+TRAIN_TARGETS = ("results/train/AIRS-CH0.npy", "results/train/FGS1.npy", "results/train/observations.csv")
 
 
 def _slurm_answers(timeout: int = 10) -> str | None:
@@ -35,9 +54,7 @@ def _slurm_answers(timeout: int = 10) -> str | None:
     if shutil.which("sinfo") is None:
         return "sinfo not installed"
     try:
-        done = subprocess.run(
-            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=timeout
-        )
+        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"sinfo did not answer within {timeout} s"
     if done.returncode != 0 or not done.stdout.strip():
@@ -54,9 +71,27 @@ def _require_cluster() -> None:
         pytest.fail(f"ARIELCAL_SLURM=1 but no SLURM cluster: {why} (run .ci/slurm-up.sh)")
 
 
-def _products(wf: Workflow) -> dict[str, bytes]:
+def _nodes() -> dict[str, str]:
+    """Node name -> state, e.g. {'n1': 'idle', 'n2': 'down*'}."""
+    done = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %T"], capture_output=True, text=True, timeout=30)
+    return dict(line.split() for line in done.stdout.splitlines() if line.strip())
+
+
+def _require_own_cluster() -> list[str]:
+    """The nodes of .ci/slurm-up.sh's cluster (network namespaces arielcal-nI), which a test may crash."""
+    _require_cluster()
+    nodes = sorted(_nodes())
+    if len(nodes) < 2:
+        pytest.fail(f"the SLURM tests need at least 2 nodes, sinfo lists {nodes} (run .ci/slurm-up.sh)")
+    if os.geteuid() != 0 or not all(Path(f"/run/netns/arielcal-{n}").exists() for n in nodes):
+        pytest.skip(f"crashing a node needs root and .ci/slurm-up.sh's namespaces (nodes: {nodes})")
+    return nodes
+
+
+def _products(wf: Workflow, under: str = "") -> dict[str, bytes]:
     found = {p for pattern in PRODUCTS for p in wf.path().glob(pattern) if p.is_file()}
-    return {str(p.relative_to(wf.workdir)): p.read_bytes() for p in sorted(found)}
+    named = {str(p.relative_to(wf.workdir)): p for p in sorted(found)}
+    return {name: p.read_bytes() for name, p in named.items() if name.startswith(under)}
 
 
 def _slurm_logs(wf: Workflow, chars: int = 3000) -> str:
@@ -65,66 +100,332 @@ def _slurm_logs(wf: Workflow, chars: int = 3000) -> str:
     return "\n".join(f"---- {p}\n{p.read_text(errors='replace')[-chars:]}" for p in logs[-5:])
 
 
-def _run_states(run_id: str) -> dict[str, str]:
-    """SLURM job id -> state for the jobs of one Snakemake run (job name = SLURM run ID).
+def _run_jobs(run_id: str) -> list[dict[str, str]]:
+    """The SLURM jobs of one Snakemake run (job name = SLURM run ID): id, state, node, mem, comment.
 
-    Finished jobs stay listed for MinJobAge (300 s in .ci/slurm-up.sh).
+    The plugin's comment is ``rule_<rule or group>_wildcards_<...>``. Finished jobs stay listed
+    for MinJobAge (300 s in .ci/slurm-up.sh).
     """
     done = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i %T"],
+        ["squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%T|%N|%m|%k"],
         capture_output=True,
         text=True,
         timeout=30,
     )
-    return dict(line.split() for line in done.stdout.splitlines() if line.strip())
+    keys = ("id", "state", "node", "mem", "comment")
+    return [dict(zip(keys, line.split("|"), strict=True)) for line in done.stdout.splitlines() if line.strip()]
+
+
+def _submitted(output: str) -> list[str]:
+    return re.findall(r"has been submitted with SLURM jobid (\d+)", output)
+
+
+def _run_id(output: str) -> str:
+    found = re.search(r"SLURM run ID: (\S+)", output)
+    assert found, output[-4000:]
+    return found.group(1)
+
+
+def _tiny(mode: str = "staged") -> dict:
+    return merged(default_config(), {"mode": mode, "simulation": tiny_simulation()})
+
+
+_LOCAL_RUNS: dict[str, Workflow] = {}
+
+
+def _local_run(mode: str, tmp_path_factory) -> Workflow:
+    """One local run per mode for the whole module: the reference bytes."""
+    if mode not in _LOCAL_RUNS:
+        wf = Workflow(tmp_path_factory.mktemp(f"local-{mode}"), _tiny(mode))
+        wf.run()
+        _LOCAL_RUNS[mode] = wf
+    return _LOCAL_RUNS[mode]
+
+
+def _with_dataset_of(local: Workflow, workdir: Path) -> Workflow:
+    """A working directory with the local run's simulated dataset (same mtimes, so not simulated again)."""
+    shutil.copytree(local.path("resources"), workdir / "resources")
+    return Workflow(workdir, local.config)
+
+
+def _start(wf: Workflow, *args: str) -> tuple[subprocess.Popen, Path]:
+    """Snakemake in the background, its output to a file (so a test can act on the cluster meanwhile)."""
+    out = wf.path("snakemake.out")
+    cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(wf.workdir), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with out.open("w") as handle:
+        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, text=True, env=env)
+    return proc, out
+
+
+def _finish(proc: subprocess.Popen, out: Path, timeout: int = 900) -> tuple[int, str]:
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)  # SIGINT cancels the submitted jobs
+        proc.wait(timeout=60)
+        pytest.fail(f"snakemake did not finish within {timeout} s:\n{out.read_text()[-6000:]}")
+    return proc.returncode, out.read_text()
 
 
 @pytest.mark.parametrize("mode", ["staged", "fused"])
-def test_tiny_workflow_through_slurm_matches_local_run(tmp_path, mode):
+def test_tiny_workflow_through_slurm_matches_local_run(tmp_path, tmp_path_factory, mode):
     # Checked here, not at collection: a plain `pytest` never calls a SLURM client.
     _require_cluster()
-    config = merged(default_config(), {"mode": mode, "simulation": tiny_simulation()})
+    config = _tiny(mode)
+    planned = Workflow(tmp_path / "plan", config).planned()
 
-    local = Workflow(tmp_path / "local", config)
     start = time.monotonic()
-    local.run()
+    local = _local_run(mode, tmp_path_factory)
     local_s = time.monotonic() - start
 
     cluster = Workflow(tmp_path / "slurm", config)
     start = time.monotonic()
     # An absolute profile path: with --directory, a bare `--profile slurm` would be looked up
     # in the caller's working directory.
-    done = cluster.run("--profile", str(PROFILE), check=False)
+    # Job logs kept, and --verbose (passed on to the jobs' Snakemake), which logs every job that
+    # Snakemake starts as a new process ("spawned job: ...") instead of running it in a thread.
+    done = cluster.run("--profile", str(PROFILE), "--slurm-keep-successful-logs", "--verbose", check=False)
     slurm_s = time.monotonic() - start
     output = done.stdout + done.stderr
     assert done.returncode == 0, (
-        f"snakemake --profile {PROFILE} failed ({done.returncode}):\n"
-        f"{output[-8000:]}\n{_slurm_logs(cluster)}"
+        f"snakemake --profile {PROFILE} failed ({done.returncode}):\n{output[-8000:]}\n{_slurm_logs(cluster)}"
     )
 
     # The jobs really went through SLURM, with the profile's partition, and all completed.
-    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
+    submitted = _submitted(output)
     assert submitted, f"no job was submitted to SLURM:\n{output[-4000:]}"
     assert "slurm_partition=debug" in output, (
         "the profile's default-resources were dropped (a workflow profile that sets "
         "default-resources replaces the whole block)"
     )
-    run_id = re.search(r"SLURM run ID: (\S+)", output)
-    assert run_id, output[-4000:]
+    run_id = _run_id(output)
     # Jobs that finished more than MinJobAge ago have left squeue: check the ones still listed.
-    states = _run_states(run_id.group(1))
-    assert states and set(states) <= set(submitted), (states, submitted)
-    assert set(states.values()) == {"COMPLETED"}, states
+    jobs = _run_jobs(run_id)
+    assert jobs and {j["id"] for j in jobs} <= set(submitted), (jobs, submitted)
+    assert {j["state"] for j in jobs} == {"COMPLETED"}, jobs
+
+    # (1) The run spread over every node of the cluster.
+    nodes = sorted(_nodes())
+    assert sorted({j["node"] for j in jobs}) == nodes, jobs
+
+    # (4) One SLURM job per observation for its whole stage chain (staged mode: a `group`;
+    # fused mode: one rule), not one per stage; every other job is one rule's.
+    observations = planned["adc"] if mode == "staged" else planned["fused"]
+    expected = sum(n for rule, n in planned.items() if rule not in GROUPED + LOCAL)
+    if mode == "staged":
+        expected += observations
+        group_jobs = [j for j in jobs if j["comment"].startswith("rule_obs_")]
+        assert len(group_jobs) == observations, jobs
+    assert len(submitted) == expected, (planned, len(submitted))
+
+    # Every rule ran in a thread of its job's Snakemake, in group jobs too (arielcal.snakemake_shim
+    # .threads_in_cluster_jobs; the plugin passes --force-use-threads to single-rule jobs only).
+    logs = sorted(cluster.path("logs", "slurm").glob("**/*.log"))
+    assert len(logs) == len(submitted), logs
+    group_logs = [log for log in logs if log.parent.name.startswith("group_obs_")]
+    assert len(group_logs) == (observations if mode == "staged" else 0), logs
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert "Finished jobid" in text, (log, text[-3000:])
+        assert "spawned job:" not in text, (log, re.findall(r"spawned job: .{0,200}", text)[:3])
 
     print(
-        f"\n{mode}: local {local_s:.1f} s, SLURM {slurm_s:.1f} s, "
-        f"{len(submitted)} SLURM jobs (run {run_id.group(1)})"
+        f"\n{mode}: local {local_s:.1f} s, SLURM {slurm_s:.1f} s, {len(submitted)} SLURM jobs "
+        f"for {observations} observations and {sum(planned.values())} planned jobs (run {run_id}), "
+        f"nodes {sorted({j['node'] for j in jobs})}"
     )
 
-    expected = _products(local)
+    expected_bytes = _products(local)
     got = _products(cluster)
-    assert any(name.endswith("calibrated.npy") for name in expected), sorted(expected)
-    assert any(name.endswith("observations.csv") for name in expected), sorted(expected)
+    assert any(name.endswith("calibrated.npy") for name in expected_bytes), sorted(expected_bytes)
+    assert any(name.endswith("observations.csv") for name in expected_bytes), sorted(expected_bytes)
+    assert sorted(got) == sorted(expected_bytes)
+    differ = [name for name in expected_bytes if got[name] != expected_bytes[name]]
+    assert not differ, f"products differ between the SLURM and the local run: {differ}"
+
+
+def _crash(node: str) -> list[int]:
+    """Kill every process of a node (its network namespace): slurmd, slurmstepd and the job's processes."""
+    done = subprocess.run(
+        ["ip", "netns", "pids", f"arielcal-{node}"], capture_output=True, text=True, timeout=10, check=True
+    )
+    pids = [int(pid) for pid in done.stdout.split()]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def _seconds(elapsed: str) -> int:
+    """squeue's %M ([days-][hours:]minutes:seconds) in seconds."""
+    days, _, clock = elapsed.rpartition("-")
+    seconds = 0
+    for part in clock.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds + int(days or 0) * 86400
+
+
+def _restore_cluster() -> None:
+    """Restart what a test crashed (slurm-up.sh is idempotent: it starts only the missing slurmd)."""
+    done = subprocess.run([str(SLURM_UP)], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_node_crashed_mid_run_costs_one_retry(tmp_path, tmp_path_factory):
+    nodes = _require_own_cluster()
+    local = _local_run("staged", tmp_path_factory)
+    cluster = _with_dataset_of(local, tmp_path / "slurm")
+
+    proc, out = _start(cluster, "--profile", str(PROFILE), *TRAIN_TARGETS)
+    crashed = None
+    try:
+        # Crash the node of the first observation job once it has run for 3 s (its Snakemake
+        # is then inside the stage chain).
+        deadline = time.monotonic() + 300
+        while crashed is None and proc.poll() is None and time.monotonic() < deadline:
+            done = subprocess.run(
+                ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%N|%k|%M"], capture_output=True, text=True, timeout=30
+            )
+            for line in done.stdout.splitlines():
+                jobid, node, comment, elapsed = line.split("|")
+                if comment.startswith("rule_obs_") and _seconds(elapsed) >= 3:
+                    crashed = (jobid, node, _crash(node))
+                    break
+            time.sleep(0.5)
+        assert crashed is not None, f"no observation job ran:\n{out.read_text()[-4000:]}"
+        returncode, output = _finish(proc, out)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+        _restore_cluster()
+    jobid, node, pids = crashed
+    assert returncode == 0, f"the run did not survive the crash of {node}:\n{output[-8000:]}"
+
+    # Snakemake saw that one job fail and submitted it once more. (The plugin's "failed due to
+    # a node failure" message is not printed for a group job; without accounting it warns that
+    # sacct cannot name the node.)
+    jobs = {j["id"]: j for j in _run_jobs(_run_id(output))}
+    assert jobs[jobid]["state"] == "NODE_FAIL", jobs
+    group = jobs[jobid]["comment"].removeprefix("rule_").split("_adc_")[0]
+    assert output.count("Error in group ") == 1 and f"Error in group {group}\n" in output, output[-6000:]
+    assert output.count("Trying to restart job ") == 1, output[-6000:]
+    assert f"Could not retrieve node information for job {jobid}: Slurm accounting storage is disabled" in output
+    submitted = _submitted(output)
+    # 2 observation jobs and 2 stacks, plus the one retry.
+    assert len(submitted) == 5, submitted
+    retry = [j for j in jobs.values() if j["comment"] == jobs[jobid]["comment"] and j["id"] != jobid]
+    assert len(retry) == 1 and retry[0]["state"] == "COMPLETED", jobs
+    assert retry[0]["node"] != node, jobs
+    # The crashed node is back (ReturnToService=2) for the next tests.
+    assert set(_nodes()) == set(nodes)
+    assert all(state in ("idle", "mixed", "allocated") for state in _nodes().values()), _nodes()
+
+    expected = _products(local, under="results/train/")
+    got = _products(cluster)
+    assert any(name.endswith("AIRS-CH0.npy") for name in expected), sorted(expected)
     assert sorted(got) == sorted(expected)
     differ = [name for name in expected if got[name] != expected[name]]
-    assert not differ, f"products differ between the SLURM and the local run: {differ}"
+    assert not differ, f"products differ after the node crash: {differ}"
+    print(
+        f"\ncrashed {node} ({len(pids)} processes) under job {jobid}; retried as {retry[0]['id']} on {retry[0]['node']}"
+    )
+
+
+def test_job_killed_for_memory_is_retried_with_twice_the_memory(tmp_path, tmp_path_factory):
+    _require_own_cluster()
+    local = _local_run("staged", tmp_path_factory)
+    cluster = _with_dataset_of(local, tmp_path / "slurm")
+
+    # The profile as shipped, except that `stack` asks for 150 MB on its first attempt (its
+    # Snakemake alone needs more), with the profile's own growth expression.
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    growth = profile["set-resources"]["stack"]["mem_mb"]
+    assert growth == "1000 * 2 ** (attempt - 1)", growth
+    profile["set-resources"]["stack"]["mem_mb"] = growth.replace("1000", "150", 1)
+    small = tmp_path / "profile"
+    small.mkdir()
+    (small / "config.yaml").write_text(yaml.safe_dump(profile))
+
+    done = cluster.run("--profile", str(small), *TRAIN_TARGETS, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"{output[-8000:]}\n{_slurm_logs(cluster)}"
+
+    stacks = [j for j in _run_jobs(_run_id(output)) if j["comment"].startswith("rule_stack_")]
+    by_split = {}
+    for job in sorted(stacks, key=lambda j: int(j["id"])):
+        by_split.setdefault(job["comment"], []).append(job)
+    assert len(by_split) == 2, stacks
+    for comment, attempts in by_split.items():
+        # 150 MB, killed by SLURM; then 300 MB, 600 MB ... until one fits. Without cgroups,
+        # SLURM's memory enforcement (JobAcctGatherParams=OverMemoryKill) ends the job as
+        # FAILED; with cgroups it would be OUT_OF_MEMORY. Either way Snakemake retries it.
+        assert [j["mem"] for j in attempts] == [f"{150 * 2**k}M" for k in range(len(attempts))], attempts
+        assert [j["state"] for j in attempts] == ["FAILED"] * (len(attempts) - 1) + ["COMPLETED"], attempts
+        assert len(attempts) >= 2, (comment, attempts)
+        killed = attempts[0]["id"]
+        assert f"SLURM-job '{killed}' failed, SLURM status is: 'FAILED'" in output, output[-6000:]
+        # The plugin keeps the log of a failed job: it says why.
+        (log,) = cluster.path("logs", "slurm").glob(f"**/{killed}.log")
+        assert re.search(
+            rf"StepId={killed}\.\S+ exceeded memory limit \(\d+ > 157286400\), being killed", log.read_text()
+        ), log.read_text()[-3000:]
+
+    expected = _products(local, under="results/train/")
+    got = _products(cluster)
+    assert sorted(got) == sorted(expected)
+    differ = [name for name in expected if got[name] != expected[name]]
+    assert not differ, f"products differ after the memory retries: {differ}"
+    print(f"\nstack attempts: {[[(j['mem'], j['state']) for j in a] for a in by_split.values()]}")
+
+
+# Prints {rule: {"mem_mb": ..., "runtime": ...}} of the workflow in the working directory, as the
+# rules declare them (Snakemake's API: the dry run does not list resources of rules with a message).
+_RULE_RESOURCES = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(
+        resource_settings=ResourceSettings(),
+        config_settings=ConfigSettings(configfiles=[Path("config.yaml")]),
+        snakefile=Path(sys.argv[1]),
+        workdir=Path("."),
+    )
+    found = {
+        rule.name: {name: rule.resources[name].value for name in ("mem_mb", "runtime") if name in rule.resources}
+        for rule in wf._workflow.rules
+    }
+print("RESOURCES=" + json.dumps(found))
+"""
+
+
+@pytest.mark.parametrize("mode", ["staged", "fused"])
+def test_profile_resources_are_the_rules_at_attempt_one_and_double_per_retry(tmp_path, mode):
+    """No cluster needed: the profile's set-resources at attempt 1 are what the rules declare."""
+    wf = Workflow(tmp_path / "plan", _tiny(mode))
+    done = subprocess.run(
+        [sys.executable, "-c", _RULE_RESOURCES, str(REPO / "Snakefile")],
+        cwd=wf.workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    declared = json.loads(done.stdout.split("RESOURCES=", 1)[1])
+    growing = yaml.safe_load((PROFILE / "config.yaml").read_text())["set-resources"]
+
+    with_resources = {rule for rule, res in declared.items() if res}
+    assert ("adc" if mode == "staged" else "fused") in with_resources, declared
+    # Every rule that declares resources has its growing entry in the profile ...
+    assert with_resources <= set(growing), sorted(with_resources - set(growing))
+    for rule in sorted(with_resources):
+        assert set(growing[rule]) == {"mem_mb", "runtime"}, (rule, growing[rule])
+        for name, expression in growing[rule].items():
+            # ... equal to the rule's value on the first attempt, doubling on each retry.
+            at = [eval(expression, {"attempt": attempt}) for attempt in (1, 2, 3)]
+            base = declared[rule][name]
+            assert at == [base, 2 * base, 4 * base], (rule, name, expression, base)

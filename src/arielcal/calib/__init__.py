@@ -19,13 +19,14 @@ Memory: every function that touches a full cube works in blocks of whole pixel t
 per temporary), so no full-cube float64 temporary is ever made. Inputs may be read-only
 memory maps; they are never modified (except by :func:`exclude_flagged`, whose job it is).
 
-Stage order in the pipeline: :func:`adc_invert` -> (:func:`pixel_dq`) -> :func:`apply_linearity`
--> :func:`subtract_dark` -> :func:`cds` -> :func:`bin_frames` -> :func:`flat_field` ->
+Stage order in the pipeline: :func:`adc_invert` -> (:func:`pixel_dq`, :func:`saturated_dq`) ->
+:func:`apply_linearity` -> :func:`subtract_dark` -> :func:`cds` -> :func:`reject_outliers` ->
+:func:`bin_frames` -> :func:`flat_field` ->
 :func:`exclude_flagged`. Dark subtraction, CDS, binning and flat division are linear per pixel
 and commute; ADC inversion and linearity must see every raw frame.
 
-Modules: :mod:`.adc`, :mod:`.mask`, :mod:`.linearity`, :mod:`.dark`, :mod:`.cds`, :mod:`.binning`,
-:mod:`.flat` (one per stage, as stcal has one per step), sharing the block machinery of
+Modules: :mod:`.adc`, :mod:`.mask`, :mod:`.linearity`, :mod:`.dark`, :mod:`.cds`, :mod:`.outliers`,
+:mod:`.binning`, :mod:`.flat`, and :mod:`.inpaint` (the optional in-painted product) (one per stage, as stcal has one per step), sharing the block machinery of
 :mod:`._blocks`. Everything public is re-exported here: ``calib.subtract_dark``.
 """
 
@@ -35,13 +36,27 @@ from .binning import bin_frames, bin_times
 from .cds import cds
 from .dark import dark_dq, integration_times, integration_times_from_axis, subtract_dark, usable_dark
 from .flat import exclude_flagged, flat_divisor, flat_field
+from .inpaint import inpaint_columns
 from .linearity import apply_linearity, clean_linearity_coefficients
-from .mask import pixel_dq, sigma_clip_mask
+from .mask import pixel_dq, saturated_dq, sigma_clip_mask
+from .outliers import (
+    DEFAULT_OUTLIER_THRESHOLD,
+    DEFAULT_OUTLIER_WINDOW,
+    MAD_TO_SIGMA,
+    MIN_OUTLIER_FRAMES,
+    outlier_blocks,
+    outlier_dq,
+    reject_outliers,
+)
 
 __all__ = [
     "ADC_FLOOR",
     "ADC_SATURATED",
     "BLOCK_BYTES",
+    "DEFAULT_OUTLIER_THRESHOLD",
+    "DEFAULT_OUTLIER_WINDOW",
+    "MAD_TO_SIGMA",
+    "MIN_OUTLIER_FRAMES",
     "STORE_DTYPE",
     "adc_flags",
     "adc_invert",
@@ -55,9 +70,14 @@ __all__ = [
     "exclude_flagged",
     "flat_divisor",
     "flat_field",
+    "inpaint_columns",
     "integration_times",
     "integration_times_from_axis",
+    "outlier_blocks",
+    "outlier_dq",
     "pixel_dq",
+    "reject_outliers",
+    "saturated_dq",
     "sigma_clip_mask",
     "subtract_dark",
     "usable_dark",

@@ -78,3 +78,20 @@ def pixel_dq(
     dq[dead] |= DQ_DTYPE(dead_bits)
     dq[hot] |= DQ_DTYPE(hot_bits)
     return dq
+
+
+def saturated_dq(dq: np.ndarray, action: str = "nan") -> np.ndarray:
+    """DO_NOT_USE for the pixels the adc stage flagged SATURATED (some raw value 65535), with
+    ``action`` "nan"; nothing with "flag", which leaves only the clipped frames NaN.
+
+    Excluding the whole pixel, rather than its clipped frames, is what keeps its column unbiased:
+    the clipped frames are the high ones, so a mean of the surviving frames is biased low, and
+    by a different amount in transit (docs/systematics.md).
+    """
+    if action not in _ACTIONS:
+        raise ValueError(f"saturated_action: expected one of {_ACTIONS}, got {action!r}")
+    dq = np.asarray(dq, dtype=DQ_DTYPE)
+    out = np.zeros(dq.shape, dtype=DQ_DTYPE)
+    if action == "nan":
+        out[(dq & DQ.SATURATED) != 0] = DQ_DTYPE(DQ.DO_NOT_USE)
+    return out
