@@ -4,9 +4,9 @@ made with the model itself, so the answers are exact or bounded by the noise."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from arielcal import science
+from arielcal.science import channels
 from arielcal.science import lightcurve_model as lm
 from arielcal.science.limb_darkening import binned_basis, chord_distance, contacts_of, ld_norm, quadratic_deficit
 
@@ -40,7 +40,7 @@ def test_channel_depths_are_exact_on_noiseless_model_curves_with_a_common_drift(
     flux = _channels(depths, u1, u2, drift)
     variance = flux.copy()
     templates = (drift / drift.mean() - 1)[:, None]
-    result = lm.channel_depths((T, flux, variance, WIDTH), _geometry(), templates, 0, lambda g: (u1, u2))
+    result = channels.channel_depths((T, flux, variance, WIDTH), _geometry(), templates, 0, lambda g: (u1, u2))
     # Linearised baseline x transit cross term: 1e-3 relative at most.
     np.testing.assert_allclose(result.depth, depths, rtol=2e-3)
     assert np.all(result.sigma_geometry == 0) and np.all(result.red_noise >= 1)
@@ -55,7 +55,7 @@ def test_depth_is_rp_over_rs_squared_under_limb_darkening_not_the_mean_deficit()
     grid = T[:, None] + ((np.arange(7) + 0.5) / 7 - 0.5)[None, :] * WIDTH
     z = chord_distance(grid, GEOMETRY["t0"], GEOMETRY["speed"], GEOMETRY["impact"])
     flux = np.stack([1e6 * (1 - quadratic_deficit(r, z, 0.3, 0.2).mean(axis=1)) for r in radii], axis=1)
-    result = lm.channel_depths((T, flux, flux.copy(), WIDTH), _geometry(), np.zeros((T.size, 0)), 0, lambda g: (u1, u2))
+    result = channels.channel_depths((T, flux, flux.copy(), WIDTH), _geometry(), np.zeros((T.size, 0)), 0, lambda g: (u1, u2))
     np.testing.assert_allclose(result.depth, radii**2, rtol=5e-3)
     t1, t2, t3, t4 = contacts_of(*GEOMETRY.values())
     bottom = (t2 < T) & (t3 > T)
@@ -78,7 +78,7 @@ def test_geometry_fit_recovers_the_chord_from_rough_contacts_and_gives_finite_gr
             assert abs(fit.t0 - g["t0"]) < 3 * sigma[0] < 0.02, (known, fit.params, sigma)
             assert np.all(sigma[[0, 1, 3]] > 0)
         flux = np.stack([1e6 * (1 - d * _shape(0.3, 0.2, **g)) for d in (radius**2, 1.1 * radius**2)], axis=1)
-        result = lm.channel_depths(
+        result = channels.channel_depths(
             (T, flux, flux.copy(), WIDTH), fit, np.zeros((T.size, 0)), 0, lambda _: (np.full(2, 0.3), np.full(2, 0.2))
         )
         assert np.all(np.isfinite(result.depth)) and np.all(np.isfinite(result.sigma))

@@ -10,6 +10,7 @@ Pipeline: :func:`product_variance` -> :func:`box_mask` / :func:`extract` ->
 limb-darkened :func:`fit_geometry` and :func:`channel_depths`) -> :func:`recovery_statistics`; :func:`label_of_columns` maps channels to the labels ``wl_j``.
 """
 
+from .channels import ChannelDepths, band_limb_darkening, channel_depths
 from .extraction import (
     LightCurves,
     ObservationCurves,
@@ -21,7 +22,7 @@ from .extraction import (
     white_light_curve,
 )
 from .labels import FGS1_LABEL, LABELLED_AIRS_COLUMNS, label_of_columns, recovery_statistics
-from .lightcurve_model import ChannelDepths, Geometry, channel_depths, fit_geometry, red_noise_factor
+from .lightcurve_model import Geometry, TrapezoidShape, fit_geometry, red_noise_factor
 from .limb_darkening import binned_basis, occultation_basis, quadratic_deficit
 from .scores import gaussian_log_likelihood_score, tercile_statistics
 from .transit import (
@@ -41,6 +42,8 @@ __all__ = [
     "DEPTH_COLUMNS",
     "ChannelDepths",
     "Geometry",
+    "TrapezoidShape",
+    "band_limb_darkening",
     "Settings",
     "binned_basis",
     "channel_depths",

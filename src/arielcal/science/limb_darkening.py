@@ -71,7 +71,12 @@ def _kep(k, n_param):
     kc = np.sqrt(np.clip(1.0 - k * k, 0.0, None))
     n = kc.size
     one = np.ones(3 * n)
-    values = cel(np.tile(kc, 3), np.concatenate([np.ones(n), np.ones(n), n_param]), one, np.concatenate([np.ones(n), kc * kc, np.ones(n)]))
+    values = cel(
+        np.tile(kc, 3),
+        np.concatenate([np.ones(n), np.ones(n), n_param]),
+        one,
+        np.concatenate([np.ones(n), kc * kc, np.ones(n)]),
+    )
     return values[:n], values[n : 2 * n], values[2 * n :]
 
 

@@ -7,15 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lightcurve_model import (
-    TrapezoidShape,
-    band_limb_darkening,
-    channel_depths,
-    choose_degree,
-    fit_geometry,
-    fit_white,
-    normalised,
-)
+from .channels import band_limb_darkening, channel_depths
+from .lightcurve_model import TrapezoidShape, choose_degree, fit_geometry, fit_white, normalised
 from .transit import detect_joint_window, window_bins
 
 F64 = np.float64
@@ -136,10 +129,25 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
             [(curves[i].time, curves[i].white[0], curves[i].white[1], curves[i].width or None) for i in usable],
         )
         start = [2 if 2 in settings.white_degrees else int(settings.white_degrees[0])] * len(usable)
-        geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, start, impact, settings.samples, tie_radius=settings.tie_radius)
+        geometry = fit_geometry(
+            [whites[i] for i in usable],
+            trapezoid.contacts,
+            start,
+            impact,
+            settings.samples,
+            tie_radius=settings.tie_radius,
+        )
         degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
         if degrees != start:
-            geometry = fit_geometry([whites[i] for i in usable], trapezoid.contacts, degrees, impact, settings.samples, geometry, settings.tie_radius)
+            geometry = fit_geometry(
+                [whites[i] for i in usable],
+                trapezoid.contacts,
+                degrees,
+                impact,
+                settings.samples,
+                geometry,
+                settings.tie_radius,
+            )
         # Shape selection: the chord against the search's trapezoid (same baselines), by AIC
         # with a margin in the chord's favour.
         chord = [fit_white(whites[i], geometry, d, settings.samples) for i, d in zip(usable, degrees, strict=True)]
@@ -149,7 +157,9 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
         aic_chord = sum(f.chi2 for f in chord) + 2 * n_chord
         aic_trapezoid = sum(f.chi2 for f in plain) + 2 * 3
         if aic_trapezoid < aic_chord - TRAPEZOID_AIC_MARGIN:
-            notes.append(f"a trapezoid fits the white light curves better than a limb-darkened chord (AIC {aic_trapezoid:.1f} < {aic_chord:.1f}): trapezoid shape, no limb darkening")
+            notes.append(
+                f"a trapezoid fits the white light curves better than a limb-darkened chord (AIC {aic_trapezoid:.1f} < {aic_chord:.1f}): trapezoid shape, no limb darkening"
+            )
             geometry = flat
     except (ValueError, np.linalg.LinAlgError) as exc:
         notes.append(f"no transit window: {exc}")
@@ -241,7 +251,11 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
     window = None if geometry is None else geometry.contacts
     geometry_meta = None
     if isinstance(geometry, TrapezoidShape):
-        geometry_meta = {"shape": "trapezoid", "trapezoid_h": [float(x) for x in trapezoid.contacts], "sigma_contacts_h": [0.0] * 4}
+        geometry_meta = {
+            "shape": "trapezoid",
+            "trapezoid_h": [float(x) for x in trapezoid.contacts],
+            "sigma_contacts_h": [0.0] * 4,
+        }
     elif geometry is not None:
         geometry_meta = {
             name: float(v) for name, v in zip(("t0_h", "speed_per_h", "impact", "radius"), geometry.params, strict=True)
