@@ -69,6 +69,16 @@ def test_observation_row_counts_and_window():
     assert row["t4_h"] == 3.0 and row["white_depth_ppm"] == 10_000.0 and row["white_ppm_per_bin"] == 2e4
 
 
+def test_observation_row_of_a_visit_without_a_window():
+    """No transit window: transit.json keeps only the bin counts; the row has NaN, not a KeyError."""
+    meta = {"shape": [10, 282, 32], "excluded_pixels": 0, "dq_counts": {"JUMP_DET": 2}}
+    white = np.array([[100.0, 100.0], [4.0, 4.0]])
+    transit = {"window": None, "instruments": {"FGS1": {"in_transit_bins": 0, "out_of_transit_bins": 0, "margin_h": 0.1}}}
+    row = qc.observation_row(["test", "7", "0", "FGS1"], meta, white, transit)
+    assert np.isnan(row["t1_h"]) and np.isnan(row["white_depth_ppm"]) and np.isnan(row["white_snr"])
+    assert row["in_bins"] == 0 and row["jump_det"] == 2
+
+
 # --------------------------------------------------------------------------- end-to-end recovery
 
 

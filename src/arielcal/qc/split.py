@@ -62,7 +62,7 @@ def recovery_figure(split: str, depths, summary: Mapping[str, Sequence]):
     return fig
 
 
-DQ_COLUMNS = ("DO_NOT_USE", "DEAD", "HOT", "SATURATED", "AD_FLOOR", "NO_FLAT_FIELD", "NO_LIN_CORR")
+DQ_COLUMNS = ("DO_NOT_USE", "DEAD", "HOT", "SATURATED", "JUMP_DET", "AD_FLOOR", "NO_FLAT_FIELD", "NO_LIN_CORR")
 OBSERVATION_COLUMNS = (
     "split", "planet_id", "visit", "instrument", "pixels", "excluded", *(flag.lower() for flag in DQ_COLUMNS),
     *CONTACTS, "white_depth_ppm", "white_snr", "white_noise_ratio", "white_ppm_per_bin", "in_bins", "out_bins",
@@ -87,9 +87,10 @@ def observation_row(key: Sequence, meta: Mapping, white: np.ndarray, transit: Ma
         "excluded": int(meta["excluded_pixels"]),
         **{flag.lower(): int(meta["dq_counts"].get(flag, 0)) for flag in DQ_COLUMNS},
         **{name: float(window.get(name, np.nan)) for name in CONTACTS},
-        "white_depth_ppm": _or_nan(fit["white_depth"]) * 1e6,
-        "white_snr": _or_nan(fit["fit_snr"]),
-        "white_noise_ratio": _or_nan(fit["white_noise_ratio"]),
+        # A visit without a transit window has no white-light fit: NaN, not a missing key.
+        "white_depth_ppm": _or_nan(fit.get("white_depth")) * 1e6,
+        "white_snr": _or_nan(fit.get("fit_snr")),
+        "white_noise_ratio": _or_nan(fit.get("white_noise_ratio")),
         "white_ppm_per_bin": ppm_per_bin,
         "in_bins": int(fit["in_transit_bins"]),
         "out_bins": int(fit["out_of_transit_bins"]),
