@@ -192,3 +192,17 @@ def test_recovery_sees_a_reversed_or_shifted_spectrum_and_a_depth_bias():
 def test_naive_prediction_is_the_mean_and_std_of_the_training_labels():
     truth = {1: (np.array([np.nan, 1.0, 3.0]), None), 2: (np.array([np.nan, 5.0, 7.0]), None)}
     assert recovery.naive_prediction(truth) == (4.0, float(np.std([1.0, 3.0, 5.0, 7.0])))
+
+
+def test_depths_of_a_visit_without_a_window_read_as_numbers(tmp_path):
+    """Every float column of depths.csv is typed on reading: all-empty columns (a visit whose
+    window was not found) must not come back as strings (recovery's medians then fail)."""
+    from arielcal import formats, science, science_io
+
+    assert set(science.DEPTH_COLUMNS) - {"instrument", "channel", "detector_column", "label"} == set(science_io.DEPTH_FLOATS)
+    columns = {name: [float("nan"), float("nan")] for name in science.DEPTH_COLUMNS}  # written as "nan"
+    columns.update(instrument=["FGS1", "AIRS-CH0"], channel=[0, 0], detector_column=[-1, 320], label=[1, 2])
+    formats.write_csv(tmp_path / "depths.csv", columns)
+    table = science_io.read_depths(tmp_path / "depths.csv")
+    assert all(table.schema[name] == pl.Float64 for name in science_io.DEPTH_FLOATS)
+    assert np.isnan(table["sigma"].to_numpy()).all()
