@@ -343,10 +343,12 @@ def test_switched_off_stages_rewire_the_dag(make_workflow):
 
 
 def test_invalid_config_names_the_key(make_workflow):
-    wf = make_workflow("bad", stages={"mask": "yes"}, bogus=1)
+    # Strings are read as YAML where the schema wants another type (for `--config key=value`), so
+    # "yes" would be a boolean: "maybe" is not one.
+    wf = make_workflow("bad", stages={"mask": "maybe"}, bogus=1)
     done = wf.run("-n", check=False)
     assert done.returncode != 0
     said = done.stdout + done.stderr
     assert "config.yaml: expected a configuration valid against config/schema.yaml" in said
-    assert "config key 'stages.mask': 'yes' is not of type 'boolean'" in said
+    assert "config key 'stages.mask': 'maybe' is not of type 'boolean'" in said
     assert "'bogus' was unexpected" in said
