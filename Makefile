@@ -6,7 +6,7 @@ VENV ?= .venv
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-all lint format dag clean
+.PHONY: setup run test test-all mutations test-config lint format dag clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,15 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -m ''
+
+# Deliberate defects applied one at a time to a throwaway copy: every one must make a test fail.
+mutations: setup
+	SLURM_CONF=/dev/null $(BIN)/python tests/mutations.py
+
+# The tiny .test/ configuration through the real workflow, in a scratch directory (~1-2 min).
+test-config: setup
+	SLURM_CONF=/dev/null $(BIN)/snakemake --snakefile $(CURDIR)/Snakefile --directory "$$(mktemp -d)" \
+		--configfile $(CURDIR)/config.yaml $(CURDIR)/.test/config.yaml --cores 2 --quiet
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -31,6 +31,7 @@ else:
 
 
 include: "rules/collect.smk"
+include: "rules/inpaint.smk"
 include: "rules/science.smk"
 
 
@@ -40,7 +41,14 @@ drop_benchmarks_of_cached_rules()
 rule all:
     default_target: True
     input:
-        collect_targets() + science_targets() + REPORT_TARGETS,
+        collect_targets()
+        + science_targets()
+        + REPORT_TARGETS
+        + (
+            observation_products("calibrated_inpainted.npy")
+            if config.get("inpaint", False)
+            else []
+        ),
 
 
 onsuccess:
@@ -48,4 +56,5 @@ onsuccess:
 
 
 onerror:
+    salvage_stacks()
     write_failure_summary()

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # Written into a private directory that is put first on PYTHONPATH of the Snakemake run only.
-RSS_HOOK = '''
+RSS_HOOK = """
 import atexit, json, os, resource, sys
 
 def _arielcal_bench_rss():
@@ -48,7 +48,7 @@ def _arielcal_bench_rss():
         fh.write(json.dumps(record) + "\\n")
 
 atexit.register(_arielcal_bench_rss)
-'''
+"""
 
 
 def median(values):
@@ -94,9 +94,7 @@ def run_child(cmd: list[str], env: dict | None = None, cwd: Path | None = None, 
     the cores other processes used meanwhile (machine busy time minus the child's CPU time)."""
     busy0, total0 = cpu_jiffies()
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     # Drain both pipes without reaping the child, then reap it with wait4 to get its rusage.
     out, err = _communicate(proc, timeout)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -271,7 +269,7 @@ def machine() -> dict:
             from importlib import metadata
 
             versions[name] = metadata.version(name)
-        except Exception:  # noqa: BLE001 - a missing package is reported as such
+        except Exception:
             versions[name] = "n/a"
     flags = ""
     with open("/proc/cpuinfo") as fh:

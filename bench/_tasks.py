@@ -60,7 +60,7 @@ def read_floor(args: dict) -> dict:
 
 def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) -> tuple[dict, dict]:
     """One planet (both instruments) through fused.calibrate, reading included."""
-    from arielcal import formats, layout, observation, fused
+    from arielcal import formats, fused, layout, observation
     from arielcal.instruments import INSTRUMENTS
 
     data, pid = args["data_dir"], args["planet"]
@@ -81,7 +81,7 @@ def _fused_planet(args: dict, settings_for, threads: int, keep: bool = False) ->
                 formats.read_calibration(layout.calibration_file(data, 2024, "train", pid, 0, name, kind), inst, kind),
                 cols,
             )
-            for kind in ("dead", "dark", "flat", "linear_corr")
+            for kind in observation.FUSED_MAPS
         }
         t2 = time.perf_counter()
         cube, dq, n_valid = fused.calibrate(raw, gain, offset, dt, maps, settings_for(name), threads=threads)
@@ -141,28 +141,30 @@ def profile_fused(args: dict) -> dict:
     total = time.perf_counter() - t0
     stats = pstats.Stats(profiler)
     wanted = {
-        ("formats.py", "read_signal"),
-        ("formats.py", "read_calibration"),
-        ("formats.py", "read_axis_info"),
-        ("formats.py", "read_adc_table"),
-        ("fused.py", "calibrate"),
-        ("calib.py", "adc_lookup_table"),
-        ("calib.py", "flat_divisor"),
-        ("calib.py", "usable_dark"),
-        ("calib.py", "adc_invert"),
-        ("calib.py", "pixel_dq"),
-        ("calib.py", "clean_linearity_coefficients"),
-        ("calib.py", "apply_linearity"),
-        ("calib.py", "subtract_dark"),
-        ("calib.py", "cds"),
-        ("calib.py", "bin_frames"),
-        ("calib.py", "flat_field"),
-        ("calib.py", "exclude_flagged"),
+        ("formats", "read_signal"),
+        ("formats", "read_calibration"),
+        ("formats", "read_axis_info"),
+        ("formats", "read_adc_table"),
+        ("fused", "calibrate"),
+        ("calib", "adc_lookup_table"),
+        ("calib", "flat_divisor"),
+        ("calib", "usable_dark"),
+        ("calib", "adc_invert"),
+        ("calib", "pixel_dq"),
+        ("calib", "clean_linearity_coefficients"),
+        ("calib", "apply_linearity"),
+        ("calib", "subtract_dark"),
+        ("calib", "cds"),
+        ("calib", "bin_frames"),
+        ("calib", "flat_field"),
+        ("calib", "exclude_flagged"),
     }
     stages = {}
-    for (filename, _, func), (_, ncalls, tottime, cumtime, _) in stats.stats.items():
-        if (Path(filename).name, func) in wanted:
-            key = f"{Path(filename).stem}.{func}"
+    for (filename, _, func), (_, _, _, cumtime, _) in stats.stats.items():
+        path = Path(filename)
+        module = path.parent.name if path.parent.name == "calib" else path.stem  # calib is a package
+        if (module, func) in wanted:
+            key = f"{module}.{func}"
             stages[key] = stages.get(key, 0.0) + cumtime
     top = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:15]
     return {

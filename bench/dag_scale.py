@@ -119,7 +119,9 @@ def measure(command: list[str]) -> dict:
             " 'err': d.stderr, 'rss': u.ru_maxrss, 'cpu': u.ru_utime + u.ru_stime}))"
         )
         raw = json.loads(
-            subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, env=LOCAL_ENV).stdout
+            subprocess.run(
+                [sys.executable, "-c", probe, *command], capture_output=True, text=True, env=LOCAL_ENV
+            ).stdout
         )
         done = subprocess.CompletedProcess(command, raw["rc"], raw["out"], raw["err"])
         wall, rss_mb, cpu_s = raw["wall"], raw["rss"] / 1024, raw["cpu"]
@@ -155,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the table gives medians")
     parser.add_argument("--profile", action="store_true", help="always profile the staged dry run")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "dag_scale.md",
-                        help="markdown table with date and machine (default bench/results/dag_scale.md)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REPO / "bench" / "results" / "dag_scale.md",
+        help="markdown table with date and machine (default bench/results/dag_scale.md)",
+    )
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
 
@@ -174,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             f"load average {os.getloadavg()[0]:.2f}"
         )
         rows = []
-        for label, data, modes in (("1 planet (start-up)", base / "one", ["staged"]), (f"{args.planets} planets", base / "data", args.modes)):
+        for label, data, modes in (
+            ("1 planet (start-up)", base / "one", ["staged"]),
+            (f"{args.planets} planets", base / "data", args.modes),
+        ):
             for mode in modes:
                 workdir = base / f"run-{data.name}-{mode}"
                 workdir.mkdir(exist_ok=True)

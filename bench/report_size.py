@@ -33,7 +33,18 @@ from conftest import Workflow, default_config, merged, tiny_simulation  # noqa: 
 
 def run(workdir: Path, *args: str) -> float:
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "SLURM_CONF": "/dev/null"})
     if done.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed:\n{done.stderr[-4000:]}")
@@ -41,14 +52,22 @@ def run(workdir: Path, *args: str) -> float:
 
 
 def measure(root: Path, planets: int) -> dict:
-    config = merged(default_config(), {"splits": ["train"], "simulation": tiny_simulation(train_planets=planets, test_planets=0)})
+    config = merged(
+        default_config(), {"splits": ["train"], "simulation": tiny_simulation(train_planets=planets, test_planets=0)}
+    )
     workdir = root / f"planets{planets}"
     Workflow(workdir, config)
     seconds = run(workdir, "--quiet")
     report = workdir / "report.html"
     run(workdir, "--report", str(report))
     figures = sorted((workdir / "results" / "train" / "qc_worst").glob("*.png"))
-    return {"planets": planets, "observations": 2 * planets, "bytes": report.stat().st_size, "figures": len(figures), "run_s": seconds}
+    return {
+        "planets": planets,
+        "observations": 2 * planets,
+        "bytes": report.stat().st_size,
+        "figures": len(figures),
+        "run_s": seconds,
+    }
 
 
 def main() -> None:
@@ -63,7 +82,7 @@ def main() -> None:
     lines = [
         "# Report size",
         "",
-        f"`bench/report_size.py --planets {' '.join(map(str, sorted(args.planets)))}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"`bench/report_size.py --planets {' '.join(map(str, sorted(args.planets)))}`, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.node() or 'machine'} ({os.cpu_count()} CPUs). Train split of tiny one-visit planets "
         "(AIRS-CH0 + FGS1), staged mode, default `report.worst_visits`.",
         "",
@@ -71,7 +90,9 @@ def main() -> None:
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        lines.append(f"| {row['planets']} | {row['observations']} | {row['bytes']} | {row['bytes'] / 1e6:.2f} | {row['figures']} | {row['run_s']:.0f} |")
+        lines.append(
+            f"| {row['planets']} | {row['observations']} | {row['bytes']} | {row['bytes'] / 1e6:.2f} | {row['figures']} | {row['run_s']:.0f} |"
+        )
     if len(rows) >= 2:
         a, b = rows[-2], rows[-1]
         per_planet = (b["bytes"] - a["bytes"]) / (b["planets"] - a["planets"])

@@ -47,7 +47,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import (  # noqa: E402
+from _measure import (
     REPO,
     DiskPoller,
     install_rss_hook,
@@ -95,9 +95,25 @@ def ensure_data(data: Path, planets: int, size: dict, seed: int = 42) -> list[in
         if data.exists():
             shutil.rmtree(data)
         log(f"simulating {planets} planets ({size}) into {data}")
-        cmd = [sys.executable, "-m", "arielcal.simulate", "--out", str(data), "--edition", "2024", "--seed", str(seed),
-               "--train-planets", str(planets), "--test-planets", "0",
-               "--airs-frames", str(size["airs_frames"]), "--fgs1-frames", str(size["fgs1_frames"])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "arielcal.simulate",
+            "--out",
+            str(data),
+            "--edition",
+            "2024",
+            "--seed",
+            str(seed),
+            "--train-planets",
+            str(planets),
+            "--test-planets",
+            "0",
+            "--airs-frames",
+            str(size["airs_frames"]),
+            "--fgs1-frames",
+            str(size["fgs1_frames"]),
+        ]
         done = run_child(cmd)
         if done["returncode"]:
             raise SystemExit(f"simulation failed:\n{done['stderr'][-4000:]}")
@@ -110,13 +126,18 @@ def ensure_data(data: Path, planets: int, size: dict, seed: int = 42) -> list[in
 
 
 def thread_env(threads: int) -> dict:
-    return {name: str(threads) for name in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    return {
+        name: str(threads)
+        for name in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    }
 
 
 # --------------------------------------------------------------------------- Snakemake
 
 
-def snakemake_workdir(workdir: Path, data: Path, mode: str, planets: list[int], label: str | None = None) -> tuple[Path, list[str]]:
+def snakemake_workdir(
+    workdir: Path, data: Path, mode: str, planets: list[int], label: str | None = None
+) -> tuple[Path, list[str]]:
     """A fresh Snakemake working directory with its config.yaml, and the targets (products + stacks)."""
     root = workdir / f"snakemake-{label or mode}"
     if root.exists():
@@ -134,8 +155,19 @@ SNAKEFILE = REPO / "Snakefile"
 
 
 def snakemake_cmd(root: Path, cores: int, targets: list[str], *extra: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(root),
-            "--cores", str(cores), *targets, *extra]  # options after the targets: --set-threads takes a list
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(root),
+        "--cores",
+        str(cores),
+        *targets,
+        *extra,
+    ]  # options after the targets: --set-threads takes a list
 
 
 def no_slurm_env() -> dict:
@@ -181,14 +213,18 @@ def job_order(root: Path) -> dict:
     return {"before_first_product": first_product, "observations": len(observations)}
 
 
-def snakemake_run(workdir: Path, data: Path, mode: str, planets: list[int], cores: int, extra: tuple = (),
-                  label: str | None = None) -> dict:
+def snakemake_run(
+    workdir: Path, data: Path, mode: str, planets: list[int], cores: int, extra: tuple = (), label: str | None = None
+) -> dict:
     root, targets = snakemake_workdir(workdir, data, mode, planets, label)
     hook = install_rss_hook(workdir / "rss-hook")
     rss_log = root / "rss.jsonl"
     # As `make run`: local runs skip the SLURM plugin's start-up probe.
-    env = {**no_slurm_env(), "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
-           "ARIELCAL_BENCH_RSS_LOG": str(rss_log)}
+    env = {
+        **no_slurm_env(),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])),
+        "ARIELCAL_BENCH_RSS_LOG": str(rss_log),
+    }
     (root / "results").mkdir()
     poller = DiskPoller(root / "results")
     poller.start()
@@ -235,11 +271,17 @@ def job_table(run: dict, n_planets: int) -> tuple[list[list[str]], float, float]
         max_tsv = max(max_tsv, tsv_max or 0)
         max_exact = max(max_exact, exact or 0)
         na = len(jobs) - len(tsv)
-        rows.append([
-            rule, str(len(jobs)), _fmt(per_inst["AIRS-CH0"]), _fmt(per_inst["FGS1"]), _fmt(total),
-            (f"{tsv_max:.0f}" if tsv_max is not None else "NA") + (f" ({na} NA)" if na and tsv else ""),
-            f"{exact:.0f}" if exact else "n/a",
-        ])
+        rows.append(
+            [
+                rule,
+                str(len(jobs)),
+                _fmt(per_inst["AIRS-CH0"]),
+                _fmt(per_inst["FGS1"]),
+                _fmt(total),
+                (f"{tsv_max:.0f}" if tsv_max is not None else "NA") + (f" ({na} NA)" if na and tsv else ""),
+                f"{exact:.0f}" if exact else "n/a",
+            ]
+        )
     order = ["adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product", "fused", "stack"]
     rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else len(order))
     return rows, max_tsv, max_exact
@@ -297,22 +339,49 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         ratio = ref["seconds"] / seconds if ref and seconds else None
         speedup = "–" if ratio is None else (f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×")
         projected = seconds * FULL_PLANETS if projected is None else projected
-        rows.append([label, _fmt(seconds), vs_floor, speedup, f"{rss:.0f}" if rss else "–",
-                     _duration(projected) if seconds else "–", f"{others:.1f}", note])
+        rows.append(
+            [
+                label,
+                _fmt(seconds),
+                vs_floor,
+                speedup,
+                f"{rss:.0f}" if rss else "–",
+                _duration(projected) if seconds else "–",
+                f"{others:.1f}",
+                note,
+            ]
+        )
 
-    row("read floor: both signal parquets → numpy (AIRS cols 39:321)", floor, r["read_floor_rss"], r["read_floor_others"],
+    row(
+        "read floor: both signal parquets → numpy (AIRS cols 39:321)",
+        floor,
+        r["read_floor_rss"],
+        r["read_floor_others"],
         note=f"AIRS {r['read_floor_split']['AIRS-CH0']:.2f} s + FGS1 {r['read_floor_split']['FGS1']:.2f} s; runs "
-        + ", ".join(f"{t:.2f}" for t in r["read_floor_runs"]))
+        + ", ".join(f"{t:.2f}" for t in r["read_floor_runs"]),
+    )
     for lin in ("off", "on"):
         if lin in nb:
             x = nb[lin]
-            row(f"notebook (float64 reference, pandas I/O), linearity {lin}", x["seconds"], x["rss"], x["others"], lin,
-                note=f"wall {x['wall']:.1f} s, CPU {x['cpu']:.1f} s; AIRS {x['AIRS-CH0']:.1f} s + FGS1 {x['FGS1']:.1f} s (wall)")
+            row(
+                f"notebook (float64 reference, pandas I/O), linearity {lin}",
+                x["seconds"],
+                x["rss"],
+                x["others"],
+                lin,
+                note=f"wall {x['wall']:.1f} s, CPU {x['cpu']:.1f} s; AIRS {x['AIRS-CH0']:.1f} s + FGS1 {x['FGS1']:.1f} s (wall)",
+            )
     for lin in ("off", "on"):
         d = r["direct"][lin]
-        row(f"fused, direct call fused.calibrate (threads=2), linearity {lin}", d["seconds"], d["rss"], d["others"], lin,
+        row(
+            f"fused, direct call fused.calibrate (threads=2), linearity {lin}",
+            d["seconds"],
+            d["rss"],
+            d["others"],
+            lin,
             note=f"reading {d['read']:.2f} s, calibrate {d['calibrate']:.2f} s, CPU {d['cpu']:.2f} s; runs "
-            + ", ".join(f"{t:.2f}" for t in d["runs"]))
+            + ", ".join(f"{t:.2f}" for t in d["runs"]),
+        )
     # The Snakemake runs are local, with SLURM_CONF=/dev/null as `make run`.
     startup = r["startup"]["no_scontrol"]
     for key, label in SNAKEMAKE_RUNS:
@@ -320,12 +389,26 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         if s:
             # Start-up is paid once per run: projected = start-up + (wall - start-up) / N per planet.
             projected = startup + max(0.0, s["wall"] - startup) / n * FULL_PLANETS
-            row(f"{label}, Snakemake --cores {r['cores']} (wall / {n} planets), linearity on", s["per_planet"],
-                s["max_job_rss"], s["others_cores"], "on", projected=projected,
+            row(
+                f"{label}, Snakemake --cores {r['cores']} (wall / {n} planets), linearity on",
+                s["per_planet"],
+                s["max_job_rss"],
+                s["others_cores"],
+                "on",
+                projected=projected,
                 note=f"total wall {s['wall']:.1f} s; sum of job times {s['job_seconds']:.1f} s/planet; "
-                f"{(s['wall'] - startup) / n:.2f} s/planet without start-up")
-    header = ["measurement", "s / planet", "× read floor", "notebook ÷ this", "peak RSS MB", f"{FULL_PLANETS} planets",
-              "others' load (cores)", "notes"]
+                f"{(s['wall'] - startup) / n:.2f} s/planet without start-up",
+            )
+    header = [
+        "measurement",
+        "s / planet",
+        "× read floor",
+        "notebook ÷ this",
+        "peak RSS MB",
+        f"{FULL_PLANETS} planets",
+        "others' load (cores)",
+        "notes",
+    ]
     out = [_table(header, rows), ""]
     d = r["direct"]["on"]
     if "first_calibrate" in d:
@@ -338,22 +421,31 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         )
         out.append("")
     su = r["startup"]
-    out.append(f"Snakemake start-up (`snakemake -n`, same config and targets, {n} planets), local as `make run` "
-               f"(`SLURM_CONF=/dev/null`, which makes the SLURM executor plugin's `scontrol show config` probe at import "
-               f"fail at once): **{su['no_scontrol']:.2f} s** (runs: {', '.join(f'{w:.2f}' for w in su['no_scontrol_runs'])}), "
-               f"included once in each Snakemake total wall above. Without it: {su['wall']:.2f} s"
-               + (f", i.e. the probe costs {su['wall'] - su['no_scontrol']:.1f} s on this machine"
-                  if su["wall"] - su["no_scontrol"] > 0.5 else ": no measurable probe cost on this machine now")
-               + " (it is ~10 s where a SLURM client is installed and no controller answers).")
+    out.append(
+        f"Snakemake start-up (`snakemake -n`, same config and targets, {n} planets), local as `make run` "
+        f"(`SLURM_CONF=/dev/null`, which makes the SLURM executor plugin's `scontrol show config` probe at import "
+        f"fail at once): **{su['no_scontrol']:.2f} s** (runs: {', '.join(f'{w:.2f}' for w in su['no_scontrol_runs'])}), "
+        f"included once in each Snakemake total wall above. Without it: {su['wall']:.2f} s"
+        + (
+            f", i.e. the probe costs {su['wall'] - su['no_scontrol']:.1f} s on this machine"
+            if su["wall"] - su["no_scontrol"] > 0.5
+            else ": no measurable probe cost on this machine now"
+        )
+        + " (it is ~10 s where a SLURM client is installed and no controller answers)."
+    )
     out.append("")
     for key, label in SNAKEMAKE_RUNS:
         s = r["snakemake"].get(key)
         if not s:
             continue
-        out.append(f"**{label}, per job** (median s per job; s per planet = sum over its jobs / {n}; "
-                   "RSS: Snakemake benchmark `max_rss` sampled every 0.5 s, and exact `ru_maxrss` of the job's process)")
+        out.append(
+            f"**{label}, per job** (median s per job; s per planet = sum over its jobs / {n}; "
+            "RSS: Snakemake benchmark `max_rss` sampled every 0.5 s, and exact `ru_maxrss` of the job's process)"
+        )
         out.append("")
-        out.append(_table(["rule", "jobs", "AIRS s", "FGS1 s", "s / planet", "max_rss tsv MB", "ru_maxrss MB"], s["job_rows"]))
+        out.append(
+            _table(["rule", "jobs", "AIRS s", "FGS1 s", "s / planet", "max_rss tsv MB", "ru_maxrss MB"], s["job_rows"])
+        )
         out.append("")
         if s.get("scheduler_rss"):
             out.append(f"Snakemake scheduler process peak RSS: {s['scheduler_rss']:.0f} MB.")
@@ -375,30 +467,56 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
             out.append(
                 f"Job order: {order['before_first_product']} of {order['observations']} observations had started their "
                 "first stage (adc) before the first product job started. "
-                + ("Snakemake schedules the staged DAG breadth-first, so the planets in flight, and the disk high-water, "
-                   "grow with the number of planets rather than with the cores."
-                   if order["before_first_product"] > r["cores"] else "")
+                + (
+                    "Snakemake schedules the staged DAG breadth-first, so the planets in flight, and the disk high-water, "
+                    "grow with the number of planets rather than with the cores."
+                    if order["before_first_product"] > r["cores"]
+                    else ""
+                )
             )
         out.append("")
     if r.get("parity"):
-        out.append("Parity of the measured fused output with the notebook (linearity on, pixels neither excludes): max |Δ| / max |notebook| = "
-                   + ", ".join(f"{k} {v:.1e}" for k, v in r["parity"].items()) + ".")
+        out.append(
+            "Parity of the measured fused output with the notebook (linearity on, pixels neither excludes): max |Δ| / max |notebook| = "
+            + ", ".join(f"{k} {v:.1e}" for k, v in r["parity"].items())
+            + "."
+        )
         out.append("")
 
     checks = []
     fused_on = r["direct"]["on"]["seconds"]
-    checks.append(("fused per planet (direct, linearity on) ≤ 2× read floor",
-                   fused_on / floor, f"{fused_on / floor:.2f}×", fused_on / floor <= TARGETS["fused_vs_read_floor"]))
+    checks.append(
+        (
+            "fused per planet (direct, linearity on) ≤ 2× read floor",
+            fused_on / floor,
+            f"{fused_on / floor:.2f}×",
+            fused_on / floor <= TARGETS["fused_vs_read_floor"],
+        )
+    )
     for lin, key in (("on", "speedup_on"), ("off", "speedup_off")):
         if lin in nb:
             sp = nb[lin]["seconds"] / r["direct"][lin]["seconds"]
-            checks.append((f"fused ≥ {TARGETS[key]:.0f}× faster than the notebook, linearity {lin}", sp, f"{sp:.1f}×", sp >= TARGETS[key]))
+            checks.append(
+                (
+                    f"fused ≥ {TARGETS[key]:.0f}× faster than the notebook, linearity {lin}",
+                    sp,
+                    f"{sp:.1f}×",
+                    sp >= TARGETS[key],
+                )
+            )
     fused_jobs = [r["snakemake"][k]["max_job_rss"] for k in ("fused", "fused-2threads") if k in r["snakemake"]]
     if fused_jobs:
         fused_rss = max(fused_jobs)
         direct_rss = max(r["direct"]["on"]["rss"], r["direct"]["off"]["rss"])
-        checks.append((f"fused peak RSS ≤ 1 GB per job (Snakemake fused jobs; the direct call, both instruments in one "
-                       f"process, peaks at {direct_rss:.0f} MB)", fused_rss, f"{fused_rss:.0f} MB", fused_rss <= TARGETS["fused_rss_mb"]))
+        checks.append(
+            (
+                f"fused peak RSS ≤ 1 GB per job (Snakemake fused jobs; the direct call, both instruments in one "
+                f"process, peaks at {direct_rss:.0f} MB)",
+                fused_rss,
+                f"{fused_rss:.0f} MB",
+                fused_rss <= TARGETS["fused_rss_mb"],
+            )
+        )
     sf, ss = r["snakemake"].get("fused"), st
     if sf and ss:
         ratio = ss["per_planet"] / sf["per_planet"]
@@ -406,28 +524,61 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         startup = r["startup"]["no_scontrol"]
         long_run = (ss["wall"] - startup) / max(1e-9, sf["wall"] - startup)
         job_sums = ss["job_seconds"] / sf["job_seconds"]
-        checks.append((f"staged ≤ 3× fused per planet (both through Snakemake, wall / {n} planets; without the start-up "
-                       f"{long_run:.2f}×, summed job times {job_sums:.2f}×)", ratio, f"{ratio:.2f}×",
-                       ratio <= TARGETS["staged_vs_fused"]))
-        checks.append(("staged peak RSS ≤ 1.5 GB per job", ss["max_job_rss"], f"{ss['max_job_rss']:.0f} MB",
-                       ss["max_job_rss"] <= TARGETS["staged_rss_mb"]))
+        checks.append(
+            (
+                f"staged ≤ 3× fused per planet (both through Snakemake, wall / {n} planets; without the start-up "
+                f"{long_run:.2f}×, summed job times {job_sums:.2f}×)",
+                ratio,
+                f"{ratio:.2f}×",
+                ratio <= TARGETS["staged_vs_fused"],
+            )
+        )
+        checks.append(
+            (
+                "staged peak RSS ≤ 1.5 GB per job",
+                ss["max_job_rss"],
+                f"{ss['max_job_rss']:.0f} MB",
+                ss["max_job_rss"] <= TARGETS["staged_rss_mb"],
+            )
+        )
         per = ss["disk"]["high_water"] / 1e9 / r["cores"]
-        checks.append(("staged disk high-water ≤ 3 GB per planet in flight (high-water / cores)", per, f"{per:.2f} GB",
-                       per <= TARGETS["disk_per_planet_gb"]))
-    out.append(_table(["target", "measured", "result"], [[name, text, "PASS" if ok else "FAIL"] for name, _, text, ok in checks]))
+        checks.append(
+            (
+                "staged disk high-water ≤ 3 GB per planet in flight (high-water / cores)",
+                per,
+                f"{per:.2f} GB",
+                per <= TARGETS["disk_per_planet_gb"],
+            )
+        )
+    out.append(
+        _table(
+            ["target", "measured", "result"], [[name, text, "PASS" if ok else "FAIL"] for name, _, text, ok in checks]
+        )
+    )
     out.append("")
     if r.get("profile"):
         p = r["profile"]
-        out.append(f"**Profile of the direct fused call** (cProfile, one planet, linearity on, pipeline threads=1 (cProfile sees one thread), polars reading with the run's threads; total {p['total']:.2f} s; "
-                   "cumulative seconds per stage function, both instruments):")
+        out.append(
+            f"**Profile of the direct fused call** (cProfile, one planet, linearity on, pipeline threads=1 (cProfile sees one thread), polars reading with the run's threads; total {p['total']:.2f} s; "
+            "cumulative seconds per stage function, both instruments):"
+        )
         out.append("")
         stages = sorted(p["stages"].items(), key=lambda kv: -kv[1])
-        out.append(_table(["function", "s", "share"], [[k, f"{v:.2f}", f"{100 * v / p['total']:.0f} %"] for k, v in stages]))
+        out.append(
+            _table(["function", "s", "share"], [[k, f"{v:.2f}", f"{100 * v / p['total']:.0f} %"] for k, v in stages])
+        )
         out.append("")
         out.append("Top functions by own time:")
         out.append("")
-        out.append(_table(["function", "calls", "own s", "cum s"],
-                          [[t["function"].replace("|", "/"), str(t["ncalls"]), f"{t['tottime']:.2f}", f"{t['cumtime']:.2f}"] for t in p["top_tottime"][:10]]))
+        out.append(
+            _table(
+                ["function", "calls", "own s", "cum s"],
+                [
+                    [t["function"].replace("|", "/"), str(t["ncalls"]), f"{t['tottime']:.2f}", f"{t['cumtime']:.2f}"]
+                    for t in p["top_tottime"][:10]
+                ],
+            )
+        )
         out.append("")
     return "\n".join(out), [(name, ok) for name, _, _, ok in checks]
 
@@ -438,18 +589,34 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
 def main(argv=None) -> int:
     global SNAKEFILE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--planets", type=int, default=None, help="planets to simulate and run (default 4; 2 with --quick)")
-    parser.add_argument("--workdir", default=None, help="default /tmp/arielcal-bench (/tmp/arielcal-bench-quick with --quick)")
-    parser.add_argument("--skip-notebook", action="store_true", help="skip the slow notebook reference (no speed-up targets)")
+    parser.add_argument(
+        "--planets", type=int, default=None, help="planets to simulate and run (default 4; 2 with --quick)"
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="default /tmp/arielcal-bench (/tmp/arielcal-bench-quick with --quick)"
+    )
+    parser.add_argument(
+        "--skip-notebook", action="store_true", help="skip the slow notebook reference (no speed-up targets)"
+    )
     parser.add_argument("--quick", action="store_true", help="reduced-size smoke run: 1200 AIRS / 14400 FGS1 frames")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of the read floor and direct calls (median)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed repeats of the read floor and direct calls (median)"
+    )
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--profile", action="store_true", help="profile the direct fused call even if it meets its target")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the direct fused call even if it meets its target"
+    )
     parser.add_argument("--render-only", action="store_true", help="re-render WORKDIR/results.json of an earlier run")
     parser.add_argument("--snakefile", default=str(SNAKEFILE), help="workflow to run (e.g. a patched copy)")
-    parser.add_argument("--quiet-wait", type=float, default=300,
-                        help="before each measurement, wait up to this many s for other processes to use < 0.3 cores")
-    parser.add_argument("--output", default=None, help="markdown file (default bench/results/latest.md; WORKDIR/quick.md with --quick)")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=300,
+        help="before each measurement, wait up to this many s for other processes to use < 0.3 cores",
+    )
+    parser.add_argument(
+        "--output", default=None, help="markdown file (default bench/results/latest.md; WORKDIR/quick.md with --quick)"
+    )
     args = parser.parse_args(argv)
     SNAKEFILE = Path(args.snakefile).resolve()
     size_name = "quick" if args.quick else "full"
@@ -474,7 +641,9 @@ def main(argv=None) -> int:
 
     log("read floor")
     quiet()
-    floor = python_task("read_floor", {"data_dir": str(data), "planet": first, "repeats": args.repeats}, thread_env(args.cores))
+    floor = python_task(
+        "read_floor", {"data_dir": str(data), "planet": first, "repeats": args.repeats}, thread_env(args.cores)
+    )
     best = min(floor["runs"], key=lambda run: run["total"])
     r["read_floor"] = best["total"]
     r["read_floor_runs"] = [run["total"] for run in floor["runs"]]
@@ -487,9 +656,18 @@ def main(argv=None) -> int:
     for lin in ("off", "on"):
         log(f"fused direct call, linearity {lin}")
         quiet()
-        res = python_task("fused_direct", {"data_dir": str(data), "planet": first, "repeats": args.repeats, "threads": args.cores,
-                                           "linearity": lin == "on", "save_dir": str(save_dir) if lin == "on" else None},
-                          thread_env(args.cores))
+        res = python_task(
+            "fused_direct",
+            {
+                "data_dir": str(data),
+                "planet": first,
+                "repeats": args.repeats,
+                "threads": args.cores,
+                "linearity": lin == "on",
+                "save_dir": str(save_dir) if lin == "on" else None,
+            },
+            thread_env(args.cores),
+        )
         totals = [run["total"] for run in res["runs"]]
         best = min(res["runs"], key=lambda run: run["total"])
         r["direct"][lin] = {
@@ -503,13 +681,18 @@ def main(argv=None) -> int:
             "first_calibrate": sum(res["first"][i]["calibrate"] for i in INSTRUMENTS),
             "import_s": res["import_s"],
         }
-        log(f"  {r['direct'][lin]['seconds']:.2f} s (runs {', '.join(f'{t:.2f}' for t in totals)}), {res['maxrss_mb']:.0f} MB")
+        log(
+            f"  {r['direct'][lin]['seconds']:.2f} s (runs {', '.join(f'{t:.2f}' for t in totals)}), {res['maxrss_mb']:.0f} MB"
+        )
 
     log("fused direct call with an empty numba cache (compile time)")
     quiet()
     with tempfile.TemporaryDirectory() as cache:
-        res = python_task("fused_direct", {"data_dir": str(data), "planet": first, "repeats": 0, "threads": args.cores,
-                                           "linearity": True}, {**thread_env(args.cores), "NUMBA_CACHE_DIR": cache})
+        res = python_task(
+            "fused_direct",
+            {"data_dir": str(data), "planet": first, "repeats": 0, "threads": args.cores, "linearity": True},
+            {**thread_env(args.cores), "NUMBA_CACHE_DIR": cache},
+        )
     r["numba_compile_calibrate"] = sum(res["first"][i]["calibrate"] for i in INSTRUMENTS)
     log(f"  calibrate {r['numba_compile_calibrate']:.2f} s on the first call (compile)")
 
@@ -518,13 +701,26 @@ def main(argv=None) -> int:
         for lin in ("off", "on"):
             log(f"notebook, linearity {lin} (slow)")
             quiet()
-            res = python_task("notebook", {"data_dir": str(data), "planet": first, "linearity": lin == "on",
-                                           "save_dir": str(save_dir) if lin == "on" else None}, thread_env(1))
+            res = python_task(
+                "notebook",
+                {
+                    "data_dir": str(data),
+                    "planet": first,
+                    "linearity": lin == "on",
+                    "save_dir": str(save_dir) if lin == "on" else None,
+                },
+                thread_env(1),
+            )
             run = res["runs"][0]
             # One run, single-threaded: min(wall, CPU time) discounts time lost to other processes.
-            r["notebook"][lin] = {"seconds": min(run["total"], run["cpu"]), "wall": run["total"], "cpu": run["cpu"],
-                                  "rss": res["maxrss_mb"], "others": res["others_cores"],
-                                  **{name: run[name]["total"] for name in INSTRUMENTS}}
+            r["notebook"][lin] = {
+                "seconds": min(run["total"], run["cpu"]),
+                "wall": run["total"],
+                "cpu": run["cpu"],
+                "rss": res["maxrss_mb"],
+                "others": res["others_cores"],
+                **{name: run[name]["total"] for name in INSTRUMENTS},
+            }
             log(f"  wall {run['total']:.1f} s, CPU {run['cpu']:.1f} s, {res['maxrss_mb']:.0f} MB")
         r["parity"] = parity(save_dir)
 
@@ -542,7 +738,11 @@ def main(argv=None) -> int:
         run["job_rows"] = rows
         run["max_job_rss"] = max(max_tsv, max_exact)
         run["job_seconds"] = sum(j["s"] or 0 for j in run["jobs"]) / n
-        sched = [rec["maxrss_mb"] for rec in run["exact_rss"] if not rec.get("rule") and any("snakemake" in a for a in rec["argv"])]
+        sched = [
+            rec["maxrss_mb"]
+            for rec in run["exact_rss"]
+            if not rec.get("rule") and any("snakemake" in a for a in rec["argv"])
+        ]
         run["scheduler_rss"] = max(sched) if sched else None
         del run["jobs"], run["exact_rss"]
         r["snakemake"][key] = run
@@ -553,8 +753,9 @@ def main(argv=None) -> int:
     if args.profile or not fused_ok:
         log("profiling the direct fused call (cProfile, threads=1)")
         quiet()
-        r["profile"] = python_task("profile_fused", {"data_dir": str(data), "planet": first, "linearity": True},
-                                   thread_env(args.cores))
+        r["profile"] = python_task(
+            "profile_fused", {"data_dir": str(data), "planet": first, "linearity": True}, thread_env(args.cores)
+        )
 
     r["meta"] = {
         "machine": info,
@@ -574,8 +775,11 @@ def main(argv=None) -> int:
 
 def header(r: dict) -> str:
     m, n = r["meta"], r["n_planets"]
-    size_text = (f"{n} simulated full-size planets (AIRS 11250 × 32 × 356, FGS1 135000 × 32 × 32 raw frames, 2024 layout)"
-                 if m["size"] == "full" else f"{n} reduced-size planets ({SIZES['quick']}) — smoke run, not a measurement")
+    size_text = (
+        f"{n} simulated full-size planets (AIRS 11250 × 32 × 356, FGS1 135000 × 32 × 32 raw frames, 2024 layout)"
+        if m["size"] == "full"
+        else f"{n} reduced-size planets ({SIZES['quick']}) — smoke run, not a measurement"
+    )
     snakefile = "" if Path(m["snakefile"]) == REPO / "Snakefile" else f" --snakefile {m['snakefile']}"
     head = [
         f"# arielcal throughput benchmark — {m['stamp']}",
@@ -587,7 +791,7 @@ def header(r: dict) -> str:
         "fresh child process each (peak RSS = child `ru_maxrss`). Notebook: one planet, one run each, time = min(wall, CPU "
         "time) (it is single-threaded, so this discounts time lost to other processes). Before each measurement the "
         f"benchmark waits up to {m['quiet_wait']:.0f} s for other processes to use < 0.3 cores; the column "
-        "\"others' load\" is the cores other processes used during the measurement (machine busy time minus ours).",
+        '"others\' load" is the cores other processes used during the measurement (machine busy time minus ours).',
         f"- Command: `.venv/bin/python bench/run.py{' --quick' if m['size'] == 'quick' else ''} --planets {n}"
         f"{' --skip-notebook' if m['skip_notebook'] else ''}{snakefile}`; benchmark wall time {m['minutes']:.1f} min.",
         f"- {FULL_PLANETS}-planet column: on this machine, s / planet × {FULL_PLANETS}; for Snakemake rows, start-up once "

@@ -63,7 +63,9 @@ def _tree_rss_bytes(root: int) -> int:
 def run_once(settings: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="arielcal-bench-") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(settings), out], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, json.dumps(settings), out], stdout=subprocess.PIPE, text=True
+        )
         peak = 0
         done = threading.Event()
 
@@ -100,7 +102,7 @@ def main() -> None:
         runs = [run_once(settings) for _ in range(args.repeats)]
         load = os.getloadavg()[0]
 
-        def summary(key: str, unit: str, fmt: str = ".2f") -> str:
+        def summary(key: str, unit: str, fmt: str = ".2f", runs=runs) -> str:
             values = [run[key] for run in runs]
             return f"{statistics.median(values):{fmt}} {unit} ({min(values):{fmt}}-{max(values):{fmt}})"
 

@@ -62,6 +62,7 @@ rule mask:
         maxiters=config["hot_pixels"]["maxiters"],
         hot=config["bad_pixels"]["hot"],
         dead=config["bad_pixels"]["dead"],
+        saturated=config["bad_pixels"]["saturated"],
     message:
         "Bad-pixel map {wildcards}"
     run:
@@ -158,6 +159,44 @@ rule cds:
     run:
         in_process(
             "cds", input, output, params, wildcards, threads, resources, log, rule
+        )
+
+
+rule outliers:
+    input:
+        cube=cube_of("outliers"),
+        dq=dq_of("outliers"),
+        read=calibration_file("read"),
+    output:
+        stage_outputs("outliers"),
+    log:
+        paths.log("outliers"),
+    benchmark:
+        paths.benchmark("outliers")
+    cache: OUTPUT_CACHE
+    priority: 5
+    group:
+        OBSERVATION_GROUP
+    threads: 1
+    resources:
+        **CUBE_RESOURCES,
+    params:
+        columns=columns_of,
+        threshold=config["outliers"]["threshold"],
+        window=config["outliers"]["window"],
+    message:
+        "Temporal outliers {wildcards}"
+    run:
+        in_process(
+            "outliers",
+            input,
+            output,
+            params,
+            wildcards,
+            threads,
+            resources,
+            log,
+            rule,
         )
 
 

@@ -1,4 +1,8 @@
-# Per-split stacks of the observation products, for machine learning.
+# Per-split stacks of the observation products, for machine learning. After a failed run
+# (--keep-going), the onerror hook writes the stacks the run could not (salvage_stacks).
+
+
+include: "collect_inputs.smk"
 
 
 localrules:
@@ -33,6 +37,8 @@ rule stack:
 
 
 rule observations_table:
+    input:
+        split_stacks,
     output:
         paths.observations_table(RESULTS),
     log:
@@ -41,6 +47,7 @@ rule observations_table:
         "benchmarks/observations/{split}.tsv"
     params:
         rows=split_observations,
+        slots=stack_slots_of_split,
     message:
         "Row order of the {wildcards.split} stacks"
     run:

@@ -1,17 +1,27 @@
 import os
 
 from arielcal import config as arielcal_config
-from arielcal import layout, paths, science_io, simulate, snakemake_shim, preflight
+from arielcal import (
+    formats,
+    layout,
+    paths,
+    science_io,
+    simulate,
+    snakemake_shim,
+    preflight,
+)
 from arielcal.formats import CALIBRATION_MAPS
 from arielcal.errors import InputError
 from arielcal.instruments import INSTRUMENTS
 from snakemake.logging import logger
 
-arielcal_config.normalize(config)
+_SCHEMA = arielcal_config.load_schema(workflow.source_path("../config/schema.yaml"))
+# --config key=value takes the same values as config.yaml (Snakemake passes strings).
+arielcal_config.normalize(config, _SCHEMA)
 arielcal_config.validate(
     config,
     source=", ".join(map(str, workflow.configfiles)) or "config",
-    schema=arielcal_config.load_schema(workflow.source_path("../config/schema.yaml")),
+    schema=_SCHEMA,
 )
 
 # Input, params and unpack functions: their signature handed to Snakemake once (no per-job
@@ -35,7 +45,7 @@ def in_process(script, input, output, params, wildcards, threads, resources, log
 
 
 RESULTS = "results"
-STAGES = ["adc", "mask", "linearity", "dark", "cds", "bin", "flat"]
+STAGES = ["adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat"]
 # mask only adds to the DQ map; every other stage transforms the cube.
 DQ_ONLY_STAGES = {"mask"}
 ENABLED = [s for s in STAGES if config["stages"].get(s, True)]
@@ -52,6 +62,7 @@ def _observations():
             for instrument in INSTRUMENTS
         ]
         return sim.edition, config["simulation"]["out_dir"], sim, found
+    preflight.check_data_dir(config["data_dir"])
     edition, found = layout.discover(
         config["data_dir"],
         config["splits"],
@@ -63,6 +74,13 @@ def _observations():
 
 EDITION, DATA_DIR, SIMULATION, _FOUND = _observations()
 _PLANETS = None if config.get("planets") is None else set(config["planets"])
+# A planet id found in none of the requested splits (a typo) stops the run.
+arielcal_config.unknown_planets(
+    _PLANETS,
+    {o.planet_id for o in _FOUND if o.split in config["splits"]},
+    config["splits"],
+    DATA_DIR,
+)
 # Every observation asked for, in the row order of the per-split stacks.
 REQUESTED = [
     o
@@ -78,10 +96,18 @@ if not REQUESTED:
         + ("" if _PLANETS is None else f", planets {sorted(_PLANETS)}"),
         "none",
     )
-if SIMULATION is None and not layout.axis_info_file(DATA_DIR).is_file():
-    raise InputError(
-        layout.axis_info_file(DATA_DIR), "an existing file", "no such file"
-    )
+# Defects of the whole dataset (axis_info, a binning larger than the observations) stop the
+# run before any job: in seconds, not after the first stages of every observation.
+_BINNING = config["binning"] if config["stages"]["bin"] else None
+# Only the process that schedules the run checks (a cluster job's own Snakemake need not).
+_CHECK_DATASET = SIMULATION is None and workflow.is_main_process
+if SIMULATION is None:
+    formats.require_file(layout.axis_info_file(DATA_DIR), "an existing file")
+if _CHECK_DATASET:
+    _FRAMES = preflight.check_dataset(DATA_DIR, config["instruments"], _BINNING)
+elif SIMULATION is not None:
+    for _name, _frames in preflight.simulated_frames(SIMULATION).items():
+        preflight.check_binning("config key 'simulation'", _name, _frames, _BINNING)
 # Observations that cannot run (missing files, no ADC row) fail in reject_observation with
 # their reason; the others run, also under --keep-going.
 REJECTED = (
@@ -89,6 +115,9 @@ REJECTED = (
 )
 OBSERVATIONS = [o for o in REQUESTED if o not in REJECTED]
 OBSERVATION_SET = set(OBSERVATIONS)
+if _CHECK_DATASET:
+    # Maps of another shape, signals of another length than axis_info, in the whole dataset.
+    preflight.check_layouts(DATA_DIR, EDITION, OBSERVATIONS, _FRAMES)
 for _obs, _reason in REJECTED.items():
     logger.warning(
         f"Rejected {_obs.split} {_obs.planet_id} visit {_obs.visit} {_obs.instrument}: {_reason}"
@@ -246,5 +275,7 @@ def write_failure_summary():
     from arielcal import failures
 
     requested = {tuple(o.wildcards.values()) for o in REQUESTED}
-    if failures.summarize("logs", FAILURE_SUMMARY, requested):
+    product = paths.product(RESULTS, "calibrated.npy")
+    product_of = lambda key: product.format(**dict(zip(failures.COLUMNS, key)))
+    if failures.summarize("logs", FAILURE_SUMMARY, requested, product_of):
         logger.error(f"Failed observations and their reasons: {FAILURE_SUMMARY}")

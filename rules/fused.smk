@@ -6,7 +6,7 @@ rule fused:
     input:
         **{
             kind: calibration_file(kind)
-            for kind in ("dead", "dark", "flat", "linear_corr")
+            for kind in ("dead", "dark", "flat", "linear_corr", "read")
         },
         signal=signal_file,
         adc_info=adc_info_file,
@@ -33,6 +33,9 @@ rule fused:
         maxiters=config["hot_pixels"]["maxiters"],
         hot=config["bad_pixels"]["hot"],
         dead=config["bad_pixels"]["dead"],
+        saturated=config["bad_pixels"]["saturated"],
+        outlier_threshold=config["outliers"]["threshold"],
+        outlier_window=config["outliers"]["window"],
     message:
         "Fused calibration {wildcards}"
     run:

@@ -71,8 +71,10 @@ rule transit:
         runtime=10,
     params:
         instruments=visit_instruments,
-        margin_bins=SCIENCE["depth"]["margin_bins"],
-        baseline_degree=SCIENCE["depth"]["baseline_degree"],
+        depth=SCIENCE["depth"],
+        star_info=lambda wildcards: os.path.join(
+            DATA_DIR, f"{wildcards.split}_star_info.csv"
+        ),
     message:
         "Transit window and depths {wildcards}"
     run:

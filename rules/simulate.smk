@@ -10,6 +10,23 @@ if SIMULATION is not None:
                 _dataset_pattern(layout.calibration_file, "{instrument}", kind)
                 for kind in CALIBRATION_MAPS
             ],
+            # The observation's truth sidecar, with cosmic rays or saturation (simulate.truth).
+            truth=(
+                [
+                    str(
+                        simulate.observation_truth_file(
+                            DATA_DIR,
+                            EDITION,
+                            "{split}",
+                            "{planet}",
+                            "{visit}",
+                            "{instrument}",
+                        )
+                    )
+                ]
+                if simulate.observation_truth_wanted(SIMULATION)
+                else []
+            ),
         log:
             "logs/simulate/{split}/{planet}/{instrument}"
             + ("_{visit}" if EDITION == 2025 else "")

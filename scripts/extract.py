@@ -26,4 +26,5 @@ with steps.step(snakemake, "extract") as step:
     per_column = inst.per_column_channels
     curves = science.observation_curves(made.calibrated, variance, made.columns, per_column, p.aperture, p.background_outside)
     step.extra.update(science_io.write_light_curves(snakemake.output, curves, made.time_h, made.wavelength_um, p.aperture, p.background_outside))
+    step.extra["centroid"] = science.aperture_centroid(made.calibrated, curves.aperture).tolist()  # (time, [column, row]): pointing
     steps.log.info("%d channels, %d in the white light curve", curves.curves.flux.shape[1], step.extra["white_channels"])

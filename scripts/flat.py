@@ -3,7 +3,5 @@
 from arielcal import calib, formats, steps
 
 with steps.step(snakemake, "flat") as step:
-    cube, dq = calib.flat_field(
-        formats.load_npy(snakemake.input.cube), step.calibration("flat"), step.input_dq()
-    )
+    cube, dq = calib.flat_field(formats.load_npy(snakemake.input.cube), step.calibration("flat"), step.input_dq())
     step.write_cube(cube, dq)

@@ -4,14 +4,8 @@ from arielcal import fused, observation, steps
 
 with steps.step(snakemake, "fused") as step:
     params, inputs = step.params, snakemake.input
-    settings = fused.Settings(
-        stages=frozenset(params["stages"]),
-        frames_per_bin=params["frames_per_bin"],
-        sigma=params["sigma"],
-        maxiters=params["maxiters"],
-        hot_action=params["hot"],
-        dead_action=params["dead"],
-    )
+    settings = fused.Settings.from_params(params)
+    stats = {}
     result = observation.calibrate_fused(
         inputs.signal,
         inputs.adc_info,
@@ -23,6 +17,7 @@ with steps.step(snakemake, "fused") as step:
         settings,
         params["second_read_extra_s"],
         threads=snakemake.threads,
+        stats=stats,
     )
     step.extra.update(gain=result.gain, offset=result.offset, raw_frames=result.raw_frames)
     steps.write_product(
@@ -32,5 +27,5 @@ with steps.step(snakemake, "fused") as step:
         n_valid=result.n_valid,
         axis=result.axis,
         frames_per_bin=params["frames_per_bin"] if "bin" in params["stages"] else 1,
-        stages=[{"stage": name, "mode": "fused"} for name in params["stages"]],
+        stages=[{"stage": name, "mode": "fused", **stats.get(name, {})} for name in params["stages"]],
     )

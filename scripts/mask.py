@@ -11,4 +11,5 @@ with steps.step(snakemake, "mask") as step:
         hot_action=step.params["hot"],
         dead_action=step.params["dead"],
     )
-    step.write_dq(step.input_dq() | pixel_flags)
+    dq = step.input_dq()
+    step.write_dq(dq | pixel_flags | calib.saturated_dq(dq, step.params["saturated"]))

@@ -7,11 +7,8 @@ with steps.step(snakemake, "product") as step:
         step,
         cube=formats.load_npy(snakemake.input.cube),
         dq=step.input_dq(),
-        n_valid=(
-            formats.load_npy(snakemake.input.nvalid)
-            if "nvalid" in snakemake.input.keys()
-            else None
-        ),
+        # `in` on Snakemake's Namedlist tests the values, not the names
+        n_valid=formats.load_npy(snakemake.input.nvalid) if "nvalid" in snakemake.input.keys() else None,  # noqa: SIM118
         axis=formats.read_axis_info(snakemake.input.axis_info),
         frames_per_bin=step.params["frames_per_bin"],
         stages=[formats.load_json(path) for path in snakemake.input.stage_meta],

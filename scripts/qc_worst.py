@@ -24,7 +24,11 @@ with steps.step(snakemake, "qc_worst"):
         instruments = [row["instrument"] for row in rows if (row["planet_id"], row["visit"]) == (planet, number)]
         view = science_io.visit_view_of_inputs(snakemake.input, snakemake.wildcards.split, planet, number, instruments)
         for name, make in qc.VISIT_FIGURES.items():
-            qc.save_png(make(view), tmp / f"{visit['rank']:0{width}d}_{planet}_{number}_{name}.png", max_width_px=qc.REPORT_MAX_WIDTH_PX)
+            qc.save_png(
+                make(view),
+                tmp / f"{visit['rank']:0{width}d}_{planet}_{number}_{name}.png",
+                max_width_px=qc.REPORT_MAX_WIDTH_PX,
+            )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     steps.log.info("%d of the split's visits kept: %s", len(kept), [(v["planet_id"], v["visit"]) for v in kept])

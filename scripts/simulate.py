@@ -4,13 +4,13 @@ from arielcal import threads
 
 threads.limit(snakemake.threads)
 
-from arielcal import config, simulate, steps
+from arielcal import config, simulate, steps  # noqa: E402 (after threads.limit, before numpy starts its pools)
 
 with steps.step(snakemake, "simulate") as step:
     settings = config.simulation({"simulation": snakemake.params.simulation})
     out_dir = snakemake.params.simulation["out_dir"]
     wildcards = snakemake.wildcards
-    if "signal" in snakemake.output.keys():
+    if "signal" in snakemake.output.keys():  # noqa: SIM118 (a Namedlist: `in` tests values)
         simulate.write_observation(
             settings,
             out_dir,

@@ -1,18 +1,15 @@
 """Stack the products of one split and instrument into (N, time, column, row), rows as in observations.csv.
 
-An observation whose instrument has no signal file gets a NaN slab, so the rows of both
-instruments stay aligned.
+A row is NaN where the observation has no product (an instrument without a signal file, a
+rejected observation): the rows of both instruments stay aligned. A damaged product (truncated
+by hand) fails the job with its name and is removed, so the next run recalibrates it; the stack
+is written complete or not at all (arielcal.stacks).
 """
 
-import numpy as np
-
-from arielcal import formats, steps
+from arielcal import stacks, steps
 
 with steps.step(snakemake, "stack") as step:
-    slots = snakemake.params.slots
-    shape = (len(slots), *formats.load_npy(snakemake.input[0]).shape)
-    with formats.npy_writer(snakemake.output[0], shape, np.float32) as stacked:
-        for row, (_, _, path) in enumerate(slots):
-            stacked[row] = formats.load_npy(path) if path else np.nan
-    missing = [[planet, visit] for planet, visit, path in slots if not path]
-    steps.log.info("stacked %s, NaN rows for missing observations: %s", shape, missing)
+    split, instrument = snakemake.wildcards.split, snakemake.wildcards.instrument
+    rows = stacks.build(snakemake.output[0], snakemake.params.slots, split, instrument)
+    nan_rows = [[row.planet, row.visit] for row in rows if not row.real]
+    steps.log.info("stacked %d rows, NaN rows for observations without a product: %s", len(rows), nan_rows)

@@ -21,6 +21,30 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TINY_FRAMES = {"airs_frames": 120, "fgs1_frames": 1440}
 
 
+# Under CI (.ci/run sets ARIELCAL_CI=1) every test CI selects must run: a skip there means a tool
+# CI installs is missing or a test turned a regression into a skip, so it fails the run.
+CI = os.environ.get("ARIELCAL_CI") == "1"
+
+
+def _fail_skip_under_ci(report) -> None:
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under ARIELCAL_CI=1, where every selected test must run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip_under_ci(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip_under_ci(outcome.get_result())
+
+
 def default_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
 

@@ -19,17 +19,18 @@ import numpy as np
 
 from . import formats, layout, observation, paths
 from .errors import InputError
-from .instruments import AIRS, INSTRUMENTS
+from .instruments import AIRS, AIRS_LABELLED_COLUMNS, INSTRUMENTS
 from .product import Product, assemble, open_product
 
 # The workflow's defaults (config.yaml; tests/unit/test_api.py keeps the two equal).
 DEFAULTS = {
-    "stages": {"mask": True, "linearity": True, "dark": True, "flat": True, "bin": True},
-    "airs_columns": [39, 321],
+    "stages": {"mask": True, "linearity": True, "dark": True, "outliers": True, "flat": True, "bin": True},
+    "airs_columns": list(AIRS_LABELLED_COLUMNS),
     "binning": {"AIRS-CH0": 30, "FGS1": 360},
     "second_read_extra_s": 0.1,
     "hot_pixels": {"sigma": 5, "maxiters": 5},
-    "bad_pixels": {"hot": "nan", "dead": "nan"},
+    "bad_pixels": {"hot": "nan", "dead": "nan", "saturated": "nan"},
+    "outliers": {"threshold": 6.0, "window": 30},
 }
 
 
@@ -52,7 +53,7 @@ def calibrate_observation(
 
     ``settings`` override the workflow's config keys of the same names: ``stages`` (a dict of
     switches), ``airs_columns``, ``binning`` (frames per bin of this instrument, or the dict),
-    ``second_read_extra_s``, ``hot_pixels``, ``bad_pixels``. ``split`` defaults to the one
+    ``second_read_extra_s``, ``hot_pixels``, ``bad_pixels``, ``outliers``. ``split`` defaults to the one
     holding the planet. Returns the :class:`~arielcal.product.Product` the workflow writes.
     """
     unknown = set(settings) - set(DEFAULTS)
@@ -79,6 +80,9 @@ def calibrate_observation(
         maxiters=chosen["hot_pixels"]["maxiters"],
         hot_action=chosen["bad_pixels"]["hot"],
         dead_action=chosen["bad_pixels"]["dead"],
+        saturated_action=chosen["bad_pixels"].get("saturated", DEFAULTS["bad_pixels"]["saturated"]),
+        outlier_threshold=chosen["outliers"]["threshold"],
+        outlier_window=chosen["outliers"]["window"],
     )
     where = (root, edition, split, int(planet_id), int(visit), instrument)
     axis_info = layout.axis_info_file(root)
@@ -131,7 +135,9 @@ def open_split(results_dir, split: str) -> Split:
             continue
         stacks[name] = formats.load_npy(stack)
         for planet_id, visit in rows:
-            directory = Path(paths.product_prefix(str(root)).format(split=split, planet=planet_id, visit=visit, instrument=name))
+            directory = Path(
+                paths.product_prefix(str(root)).format(split=split, planet=planet_id, visit=visit, instrument=name)
+            )
             if (directory / "meta.json").is_file():
                 meta = formats.load_json(directory / "meta.json")
                 time_h[name] = np.asarray(meta["time_h"], dtype=np.float64)

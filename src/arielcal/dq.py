@@ -18,6 +18,8 @@ class DQ(enum.IntFlag):
     GOOD = 0
     DO_NOT_USE = 1 << 0
     SATURATED = 1 << 1
+    # A CDS frame of the pixel was rejected as a temporal outlier (cosmic ray); the pixel is kept.
+    JUMP_DET = 1 << 2
     AD_FLOOR = 1 << 6
     DEAD = 1 << 10
     HOT = 1 << 11
@@ -38,8 +40,4 @@ def excluded(dq: np.ndarray) -> np.ndarray:
 
 def counts(dq: np.ndarray) -> dict[str, int]:
     """Number of pixels carrying each named flag, for metadata."""
-    return {
-        flag.name: int(np.count_nonzero(dq & flag))
-        for flag in DQ
-        if flag is not DQ.GOOD
-    }
+    return {flag.name: int(np.count_nonzero(dq & flag)) for flag in DQ if flag is not DQ.GOOD}

@@ -1,24 +1,36 @@
 """Every file format of the project, read and written in one place.
 
 Competition files (both editions): signal parquets, calibration parquets, ``axis_info.parquet``,
-the ADC csv files. Our own files: ``.npy`` cubes and DQ maps, JSON sidecars. Readers validate
-what they read and raise :class:`~arielcal.errors.InputError` naming the file; writers are
-atomic (temporary name, then rename), so an interrupted job never leaves a truncated file.
+the ADC csv files. Our own files: ``.npy`` cubes and DQ maps, JSON sidecars (:mod:`arielcal.files`,
+re-exported here). Readers read columns by name, validate what they read and raise
+:class:`~arielcal.errors.InputError` naming the file; writers are atomic (temporary name, then
+rename), so an interrupted job never leaves a truncated file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .deferred import DeferredModule
 from .errors import InputError
+from .files import (  # noqa: F401 (re-exported: formats is where every file format is read and written)
+    FileError,
+    atomic_path,
+    check_names,
+    load_json,
+    load_npy,
+    npy_damage,
+    npy_writer,
+    os_error_words,
+    require_file,
+    save_json,
+    save_npy,
+)
 from .instruments import AXIS_INFO_ROWS, Instrument
 from .layout import CALIBRATION_MAPS
 
@@ -41,57 +53,7 @@ ADC_COLUMNS = (
     "AIRS-CH0_adc_offset",
     "AIRS-CH0_adc_gain",
 )
-
-
-# --------------------------------------------------------------------------- atomic output
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
-
-
-@contextlib.contextmanager
-def npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype) -> Iterator[np.ndarray]:
-    """A writable memory-mapped ``.npy`` to fill in place, renamed into ``path`` only when complete."""
-    with atomic_path(path) as tmp:
-        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        yield array
-        array.flush()
-        del array
-
-
-def load_npy(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
-    """Load a cube memory-mapped (read-only) by default: stages stream it instead of copying."""
-    try:
-        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, "a readable .npy array", f"{type(exc).__name__}: {exc}") from exc
-
-
-def save_json(path: str | os.PathLike, payload: Mapping) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, allow_nan=False) + "\n")
-
-
-def load_json(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())
+ADC_OPTIONAL_COLUMNS = ("planet_id", "star")
 
 
 # --------------------------------------------------------------------------- signal parquet
@@ -108,8 +70,7 @@ def signal_column_names(instrument: Instrument, col_range: Sequence[int] | None 
 
 
 def _parquet_schema(path: Path) -> pl.Schema:
-    if not path.is_file():
-        raise InputError(path, "an existing parquet file", "no such file")
+    require_file(path, "an existing parquet file")
     try:
         return pl.read_parquet_schema(path)
     except Exception as exc:  # polars raises several types for damaged files
@@ -130,26 +91,54 @@ def read_signal(
     path = Path(path)
     schema = _parquet_schema(path)
     expected = signal_column_names(instrument)
-    if list(schema.names()) != expected:
-        raise InputError(
-            path,
-            f"{len(expected)} columns column_0..column_{len(expected) - 1} "
-            f"({instrument.rows} x {instrument.cols} {instrument.name} pixels)",
-            f"{len(schema)} columns starting {list(schema.names())[:2]}",
-        )
+    check_names(
+        path,
+        schema.names(),
+        expected,
+        f"{len(expected)} columns column_0..column_{len(expected) - 1} "
+        f"({instrument.rows} x {instrument.cols} {instrument.name} pixels, in this order)",
+        ordered=True,
+    )
     dtypes = set(schema.dtypes())
     if dtypes != {pl.UInt16}:
         raise InputError(path, "uint16 pixel columns", f"dtypes {sorted(map(str, dtypes))}")
     columns = signal_column_names(instrument, col_range)
     try:
-        frames = pl.read_parquet(path, columns=columns).to_numpy()
+        table = pl.read_parquet(path, columns=columns)
     except Exception as exc:
         raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+    _require_no_nulls(path, table, "uint16 samples (no null samples)")
+    frames = table.to_numpy()
+    del table
     n_frames = frames.shape[0]
     if n_frames == 0 or n_frames % 2:
         raise InputError(path, "a positive even number of frames (read pairs)", f"{n_frames} frames")
     ncols = instrument.cols if col_range is None else col_range[1] - col_range[0]
     return frames.T.reshape(instrument.rows, ncols, n_frames)
+
+
+def check_signal_frames(path: str | os.PathLike, instrument: Instrument, frames: int) -> None:
+    """The signal's frame count, from its parquet footer, against axis_info's time stamps."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    require_file(path, "an existing parquet file")
+    try:
+        found = pq.read_metadata(path).num_rows
+    except Exception as exc:
+        raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+    if found != frames:
+        raise InputError(path, f"{frames} frames (the {instrument.name} time stamps of axis_info)", f"{found} frames")
+
+
+def _require_no_nulls(path, table: pl.DataFrame, what: str) -> None:
+    counts = table.null_count().row(0)
+    if any(counts):
+        first = next(i for i, n in enumerate(counts) if n)
+        total = sum(counts)
+        raise InputError(
+            path, what, f"{total} null samples, first in column {table.columns[first]!r} ({counts[first]} there)"
+        )
 
 
 def write_signal(path: str | os.PathLike, cube: np.ndarray) -> None:
@@ -170,23 +159,21 @@ def write_signal(path: str | os.PathLike, cube: np.ndarray) -> None:
 # --------------------------------------------------------------------------- calibration parquet
 
 
-def read_calibration(path: str | os.PathLike, instrument: Instrument, kind: str) -> np.ndarray:
+def read_calibration(
+    path: str | os.PathLike, instrument: Instrument, kind: str, columns: Sequence[int] | None = None
+) -> np.ndarray:
     """One calibration map: (rows, cols) float64 (bool for ``dead``), (6, rows, cols) for ``linear_corr``.
 
-    linear_corr stores block k (rows 32k..32k+31) as the coefficient of x**k, constant first.
+    Columns are read by name (``column_0..``, each once, nothing else). linear_corr stores block
+    k (rows 32k..32k+31) as the coefficient of x**k, constant first. With ``columns`` (the
+    observation's [start, stop)), a dark, flat or read map without one usable pixel there is
+    rejected.
     """
-    if kind not in CALIBRATION_MAPS:
-        raise ValueError(f"unknown calibration map {kind!r}")
     path = Path(path)
-    schema = _parquet_schema(path)
-    n_rows = instrument.rows * (LINEAR_CORR_DEGREE + 1 if kind == "linear_corr" else 1)
-    want_dtype = pl.Boolean if kind == "dead" else pl.Float64
-    if len(schema) != instrument.cols:
-        raise InputError(path, f"{instrument.cols} columns ({instrument.name} {kind})", f"{len(schema)} columns")
-    if set(schema.dtypes()) != {want_dtype}:
-        raise InputError(path, f"{want_dtype} columns", f"dtypes {sorted(map(str, set(schema.dtypes())))}")
+    names, n_rows = check_calibration_schema(path, _parquet_schema(path), instrument, kind)
     try:
-        frame = pl.read_parquet(path)
+        # By name: a map whose columns are stored in another order still reads right.
+        frame = pl.read_parquet(path, columns=names).select(names)
     except Exception as exc:
         raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
     if frame.height != n_rows:
@@ -195,8 +182,58 @@ def read_calibration(path: str | os.PathLike, instrument: Instrument, kind: str)
         raise InputError(path, "no null values", "null values")
     values = np.ascontiguousarray(frame.to_numpy())
     if kind == "linear_corr":
-        return values.reshape(LINEAR_CORR_DEGREE + 1, instrument.rows, instrument.cols)
+        values = values.reshape(LINEAR_CORR_DEGREE + 1, instrument.rows, instrument.cols)
+    if columns is not None:
+        require_usable(path, values[..., columns[0] : columns[1]], kind, columns)
     return values
+
+
+# What makes a pixel of each map usable; a map without one usable pixel in the observation's
+# columns gives a product that is NaN everywhere (dead: see observation.read_map).
+USABLE = {
+    "dark": ("a finite value", np.isfinite),
+    "flat": ("a finite positive value", lambda v: np.isfinite(v) & (v > 0)),
+    "read": ("a finite non-negative value", lambda v: np.isfinite(v) & (v >= 0)),
+}
+
+
+def require_usable(path, values: np.ndarray, kind: str, columns: Sequence[int] | None = None) -> None:
+    """Reject a calibration map with no usable pixel (within ``columns`` when given)."""
+    if kind not in USABLE:
+        return
+    what, usable = USABLE[kind]
+    if not usable(values).any():
+        where = "" if columns is None else f" in columns {columns[0]}..{columns[1] - 1}"
+        raise InputError(path, f"at least one pixel with {what}{where} ({kind} map)", "no usable pixel")
+
+
+def check_calibration_schema(path, schema: pl.Schema, instrument: Instrument, kind: str) -> tuple[list[str], int]:
+    """The column names and dtypes of a calibration map; returns (names, expected row count)."""
+    if kind not in CALIBRATION_MAPS:
+        raise ValueError(f"unknown calibration map {kind!r}")
+    n_rows = instrument.rows * (LINEAR_CORR_DEGREE + 1 if kind == "linear_corr" else 1)
+    want_dtype = pl.Boolean if kind == "dead" else pl.Float64
+    names = [f"column_{i}" for i in range(instrument.cols)]
+    check_names(
+        path, schema.names(), names, f"{instrument.cols} columns column_0..column_{instrument.cols - 1} ({instrument.name} {kind})"
+    )
+    if set(schema.dtypes()) != {want_dtype}:
+        raise InputError(path, f"{want_dtype} columns", f"dtypes {sorted(map(str, set(schema.dtypes())))}")
+    return names, n_rows
+
+
+def check_calibration_layout(path: str | os.PathLike, instrument: Instrument, kind: str) -> None:
+    """A map's names, dtypes and row count from its parquet footer alone (no data read)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    _, n_rows = check_calibration_schema(path, _parquet_schema(path), instrument, kind)
+    try:
+        found = pq.read_metadata(path).num_rows
+    except Exception as exc:
+        raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+    if found != n_rows:
+        raise InputError(path, f"{n_rows} rows ({instrument.name} {kind})", f"{found} rows")
 
 
 def write_calibration(path: str | os.PathLike, values: np.ndarray) -> None:
@@ -211,14 +248,42 @@ def write_calibration(path: str | os.PathLike, values: np.ndarray) -> None:
 
 
 def read_axis_info(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The four axis_info columns, null padding removed."""
+    """The four axis_info columns (read by name), trailing null padding removed.
+
+    A null or NaN before a column's last value is an error naming the row, not a stamp fewer.
+    """
     path = Path(path)
     schema = _parquet_schema(path)
-    missing = [name for name in AXIS_INFO_COLUMNS if name not in schema.names()]
-    if missing:
-        raise InputError(path, f"columns {list(AXIS_INFO_COLUMNS)}", f"missing {missing}")
-    frame = pl.read_parquet(path, columns=list(AXIS_INFO_COLUMNS))
-    return {name: frame[name].drop_nulls().drop_nans().to_numpy().copy() for name in AXIS_INFO_COLUMNS}
+    check_names(
+        path,
+        [name for name in schema.names() if not _PANDAS_INDEX.match(name)],
+        AXIS_INFO_COLUMNS,
+        f"the columns {', '.join(AXIS_INFO_COLUMNS)}",
+    )
+    try:
+        frame = pl.read_parquet(path, columns=list(AXIS_INFO_COLUMNS))
+    except Exception as exc:
+        raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+    return {name: axis_values(path, name, frame[name].cast(pl.Float64).to_numpy()) for name in AXIS_INFO_COLUMNS}
+
+
+_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
+
+
+def axis_values(path, name: str, column: np.ndarray) -> np.ndarray:
+    """A column's values up to its last finite one; a null or NaN among them is an error."""
+    finite = np.isfinite(column)
+    if not finite.any():
+        raise InputError(path, f"values in column {name!r}", "only nulls/NaN")
+    length = int(np.flatnonzero(finite)[-1]) + 1
+    interior = np.flatnonzero(~finite[:length])
+    if interior.size:
+        raise InputError(
+            path,
+            f"finite values in column {name!r} followed only by null padding",
+            f"{interior.size} interior NaN/null value(s) among its {length} values, first at row {int(interior[0])}",
+        )
+    return np.array(column[:length], dtype=np.float64)
 
 
 def write_axis_info(path: str | os.PathLike, columns: Mapping[str, np.ndarray], n_rows: int = AXIS_INFO_ROWS) -> None:
@@ -258,15 +323,18 @@ def _planet_ids(values: pl.Series, path: Path) -> np.ndarray:
 def read_adc_table(path: str | os.PathLike) -> dict[int | None, dict[str, float]]:
     """ADC constants keyed by planet id (2024 ``{split}_adc_info.csv``) or by None (2025 ``adc_info.csv``)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "an existing ADC info csv", "no such file")
+    require_file(path, "an existing ADC info csv")
     try:
         frame = pl.read_csv(path, infer_schema_length=None)
     except Exception as exc:
         raise InputError(path, "a readable csv file", f"{type(exc).__name__}: {exc}") from exc
-    missing = [name for name in ADC_COLUMNS if name not in frame.columns]
-    if missing:
-        raise InputError(path, f"columns {list(ADC_COLUMNS)}", f"missing {missing}")
+    check_names(
+        path,
+        frame.columns,
+        ADC_COLUMNS,
+        f"the columns {', '.join(ADC_COLUMNS)} (and planet_id, star in 2024)",
+        optional=ADC_OPTIONAL_COLUMNS,
+    )
     values = {name: frame[name].cast(pl.Float64, strict=False).to_numpy() for name in ADC_COLUMNS}
     if "planet_id" not in frame.columns:
         if frame.height != 1:
@@ -291,8 +359,9 @@ def adc_constants(
         raise InputError(path, f"a row for planet_id {planet_id}", "no such row")
     gain = row[f"{instrument.name}_adc_gain"]
     offset = row[f"{instrument.name}_adc_offset"]
-    if not np.isfinite(gain) or gain == 0:
-        raise InputError(path, f"a finite non-zero {instrument.name}_adc_gain for planet {planet_id}", repr(gain))
+    if not np.isfinite(gain) or gain <= 0:
+        # raw / gain + offset: a negative gain (or gain and offset swapped) negates the product.
+        raise InputError(path, f"a finite positive {instrument.name}_adc_gain for planet {planet_id}", repr(gain))
     if not np.isfinite(offset):
         raise InputError(path, f"a finite {instrument.name}_adc_offset for planet {planet_id}", repr(offset))
     return gain, offset

@@ -18,7 +18,7 @@ from . import calib, kernels
 from . import dq as dqflags
 from .dq import DQ_DTYPE
 
-SWITCHABLE = ("mask", "linearity", "dark", "bin", "flat")
+SWITCHABLE = ("mask", "linearity", "dark", "outliers", "bin", "flat")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,24 @@ class Settings:
     maxiters: int = 5
     hot_action: str = "nan"
     dead_action: str = "nan"
+    saturated_action: str = "nan"
+    outlier_threshold: float = calib.DEFAULT_OUTLIER_THRESHOLD
+    outlier_window: int = calib.DEFAULT_OUTLIER_WINDOW
+
+    @classmethod
+    def from_params(cls, params) -> Settings:
+        """The settings of the fused rule's ``params:`` (rules/fused.smk)."""
+        return cls(
+            stages=frozenset(params["stages"]),
+            frames_per_bin=params["frames_per_bin"],
+            sigma=params["sigma"],
+            maxiters=params["maxiters"],
+            hot_action=params["hot"],
+            dead_action=params["dead"],
+            saturated_action=params["saturated"],
+            outlier_threshold=params["outlier_threshold"],
+            outlier_window=params["outlier_window"],
+        )
 
 
 def calibrate(
@@ -40,11 +58,14 @@ def calibrate(
     settings: Settings,
     *,
     threads: int = 1,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Raw uint16 (rows, cols, frames) to the calibrated (rows, cols, time) float32 cube.
 
-    ``maps`` holds the calibration maps cut to the same columns (dead, dark, flat, linear_corr).
-    Returns (cube, dq, n_valid); n_valid is None when binning is off. Excluded pixels are NaN.
+    ``maps`` holds the calibration maps cut to the same columns (dead, dark, flat, linear_corr,
+    and read with the outliers stage). Returns (cube, dq, n_valid); n_valid is None when binning
+    is off. Excluded pixels are NaN. ``stats``, if given, receives per stage what the stage
+    metadata of staged mode records: ``{"outliers": {"rejected_frames": n}}``.
     The map-level steps (DQ, cleaned coefficients, flat divisor) are the :mod:`arielcal.calib`
     functions of the staged rules; the per-sample work is :func:`arielcal.kernels.calibrate_pixels`,
     on ``threads`` blocks of pixels at once (the kernel releases the GIL).
@@ -95,6 +116,16 @@ def calibrate(
     dark = np.ascontiguousarray(dark.ravel(), dtype=np.float64)
     dt = np.ascontiguousarray(dt, dtype=np.float64)
     divisor = np.ascontiguousarray(divisor.ravel(), dtype=np.float64)
+    outliers = "outliers" in enabled
+    window = int(settings.outlier_window)
+    if outliers:
+        if "read" not in maps:
+            raise ValueError("maps: the outliers stage needs the read-noise map ('read')")
+        read = np.ascontiguousarray(np.asarray(maps["read"], dtype=np.float64).ravel())
+        calib.outlier_blocks(n_frames // 2, window)  # the staged function's checks and errors
+    else:
+        read = np.zeros(n_pixels)
+    rejected = np.empty(n_pixels, dtype=np.uint32)
 
     def run_block(block: slice) -> None:
         kernels.calibrate_pixels(
@@ -111,12 +142,17 @@ def calibrate(
             n_valid[block],
             floor[block],
             saturated[block],
+            outliers,
+            float(settings.outlier_threshold),
+            window,
+            read[block],
+            rejected[block],
         )
 
     # A few blocks per thread even out the load; each block is whole pixels.
     n_blocks = max(1, min(n_pixels, 4 * threads))
     bounds = np.linspace(0, n_pixels, n_blocks + 1).astype(int)
-    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     if threads > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(run_block, blocks))
@@ -124,6 +160,19 @@ def calibrate(
         for block in blocks:
             run_block(block)
     dq |= calib.adc_flags(floor, saturated).reshape(rows, cols)
+    if "mask" in enabled:
+        # As staged mode's mask stage: a pixel that reached the ADC ceiling is excluded from the
+        # next stage on (with bad_pixels.saturated: nan), so it counts no valid frame.
+        saturated_bits = calib.saturated_dq(dq, settings.saturated_action)
+        lost = ((saturated_bits & dqflags.DQ.DO_NOT_USE).ravel() != 0) & ~excluded
+        dq |= saturated_bits
+        if binned:
+            n_valid[lost] = 0
+        rejected[lost] = 0
+    if outliers:
+        dq |= calib.outlier_dq(rejected.reshape(rows, cols))
+        if stats is not None:
+            stats["outliers"] = {"rejected_frames": int(rejected.sum(dtype=np.int64))}
     cube = out.reshape(rows, cols, n_out)
     calib.exclude_flagged(cube, dq)
     return cube, dq, n_valid.reshape(rows, cols, n_out) if binned else None

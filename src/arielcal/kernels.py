@@ -15,10 +15,12 @@ numba compiles it on first use (~1 s) and caches the machine code beside this fi
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from .calib import ADC_FLOOR, ADC_SATURATED
+from .calib import ADC_FLOOR, ADC_SATURATED, MAD_TO_SIGMA, MIN_OUTLIER_FRAMES
 
 #: Coefficients of the kernel's polynomial (degree 5, the competition's ``linear_corr``); lower
 #: degrees are padded with leading zeros, which leaves Horner's result unchanged to the bit.
@@ -42,7 +44,76 @@ def _polynomial(x, c0, c1, c2, c3, c4, c5):
 
 
 @numba.njit(nogil=True, cache=True)
-def calibrate_pixels(raw, lut, excluded, coeffs, linearity, dark, dt, frames_per_bin, divisor, out, n_valid, floor, saturated):
+def reject_block(x, start, stop, read, threshold, values, deviations):
+    """:func:`arielcal.calib.reject_outliers` on frames [start, stop) of one pixel's float32 CDS
+    series ``x``, in place (rejected frames NaN); returns how many it rejected. ``values`` and
+    ``deviations`` are float64 scratch arrays of at least stop - start elements."""
+    if not np.isfinite(read):
+        return 0  # unknown read noise: the pixel is left alone
+    # Exact shortcut: |x - med| <= high - low and sigma >= the floor at med >= low, so a block
+    # whose range is within threshold x that floor rejects nothing (most blocks). NaN frames fail
+    # every comparison, so this pass needs no branch on them.
+    m = 0
+    low = np.inf
+    high = -np.inf
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        m += v == v
+        low = v if v < low else low
+        high = v if v > high else high
+    if m < MIN_OUTLIER_FRAMES:
+        return 0
+    if high - low <= threshold * math.sqrt(2.0 * read * read + (low if low > 0.0 else 0.0)):
+        return 0
+    m = 0
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        if np.isfinite(v):
+            values[m] = v
+            m += 1
+    values[:m].sort()
+    med = (values[(m - 1) // 2] + values[m // 2]) / 2.0
+    k = 0
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        if np.isfinite(v):
+            deviations[k] = abs(v - med)
+            k += 1
+    deviations[:m].sort()
+    spread = MAD_TO_SIGMA * ((deviations[(m - 1) // 2] + deviations[m // 2]) / 2.0)
+    noise_floor = np.sqrt(2.0 * read * read + (med if med > 0.0 else 0.0))
+    sigma = noise_floor if noise_floor > spread else spread
+    limit = threshold * sigma
+    n = 0
+    for i in range(start, stop):
+        v = np.float64(x[i])
+        if np.isfinite(v) and abs(v - med) > limit:
+            x[i] = np.nan
+            n += 1
+    return n
+
+
+@numba.njit(nogil=True, cache=True)
+def calibrate_pixels(
+    raw,
+    lut,
+    excluded,
+    coeffs,
+    linearity,
+    dark,
+    dt,
+    frames_per_bin,
+    divisor,
+    out,
+    n_valid,
+    floor,
+    saturated,
+    outliers,
+    threshold,
+    window,
+    read,
+    rejected,
+):
     """Raw uint16 (pixels, frames) to calibrated float32 (pixels, outputs), in place.
 
     ``lut`` maps every raw value to its float32 ADC-inverted value (NaN for 0 and 65535);
@@ -53,16 +124,22 @@ def calibrate_pixels(raw, lut, excluded, coeffs, linearity, dark, dt, frames_per
     valid frames times the bin size when some are not finite, as
     :func:`arielcal.calib.bin_frames`); ``frames_per_bin`` 0 writes every CDS frame and leaves
     ``n_valid`` alone. ``floor`` / ``saturated`` receive whether any raw sample is 0 / 65535.
+    With ``outliers``, every CDS frame (the trailing ones too: they are in the last block) goes
+    through :func:`reject_block` in blocks of ``window`` with ``read`` the per-read noise of
+    each pixel before binning, and ``rejected`` receives each pixel's count (0 otherwise).
     """
     n_pixels, n_frames = raw.shape
     n_out = out.shape[1]
     binned = frames_per_bin > 0
     step = frames_per_bin if binned else 1
-    n_cds = n_out * step
+    n_cds = n_frames // 2 if outliers else n_out * step
+    n_blocks = max(1, n_cds // window) if outliers else 0
     # Stage by stage over one pixel's series: each loop is simple enough to vectorise.
     samples = np.empty(n_frames, np.float32)
     cds = np.empty(n_cds, np.float32)
     sums = np.empty(n_out, np.float64)
+    values = np.empty(n_cds, np.float64)
+    deviations = np.empty(n_cds, np.float64)
     for p in range(n_pixels):
         low = raw[p, 0]
         high = raw[p, 0]
@@ -72,6 +149,7 @@ def calibrate_pixels(raw, lut, excluded, coeffs, linearity, dark, dt, frames_per
             samples[i] = lut[raw[p, i]]
         floor[p] = low == ADC_FLOOR
         saturated[p] = high == ADC_SATURATED
+        rejected[p] = 0
         if excluded[p]:
             out[p, :] = np.nan
             if binned:
@@ -86,6 +164,24 @@ def calibrate_pixels(raw, lut, excluded, coeffs, linearity, dark, dt, frames_per
             first = np.float32(np.float64(samples[2 * k]) - d * dt[2 * k])
             second = np.float32(np.float64(samples[2 * k + 1]) - d * dt[2 * k + 1])
             cds[k] = second - first
+        if outliers and np.isfinite(read[p]):
+            count = 0
+            r2 = 2.0 * read[p] * read[p]
+            for b in range(n_blocks):
+                start = b * window
+                stop = n_cds if b == n_blocks - 1 else start + window
+                # reject_block's shortcut inline: most blocks end here, without a call.
+                m = 0
+                low = np.inf
+                high = -np.inf
+                for i in range(start, stop):
+                    v = np.float64(cds[i])
+                    m += v == v
+                    low = v if v < low else low
+                    high = v if v > high else high
+                if m >= MIN_OUTLIER_FRAMES and high - low > threshold * math.sqrt(r2 + (low if low > 0.0 else 0.0)):
+                    count += reject_block(cds, start, stop, read[p], threshold, values, deviations)
+            rejected[p] = count
         # Sequential float64 sums, bins side by side (independent chains pipeline well).
         for b in range(n_out):
             sums[b] = cds[b * step]

@@ -16,7 +16,7 @@ from . import calib, formats
 from .errors import InputError
 from .instruments import AIRS, FGS1_FRAME_S, Instrument
 
-FUSED_MAPS = ("dead", "dark", "flat", "linear_corr")
+FUSED_MAPS = ("dead", "dark", "flat", "linear_corr", "read")
 
 
 def crop_columns(values: np.ndarray, columns: Sequence[int] | None) -> np.ndarray:
@@ -26,7 +26,7 @@ def crop_columns(values: np.ndarray, columns: Sequence[int] | None) -> np.ndarra
 
 def read_map(path, instrument: Instrument, kind: str, columns: Sequence[int] | None) -> np.ndarray:
     """A calibration map cut to the observation's columns."""
-    values = crop_columns(formats.read_calibration(path, instrument, kind), columns)
+    values = crop_columns(formats.read_calibration(path, instrument, kind, columns), columns)
     if kind == "dead" and values.all():
         raise InputError(path, "at least one live pixel in the dead map", "every pixel flagged dead")
     return values
@@ -93,9 +93,11 @@ def calibrate_fused(
     settings,
     second_read_extra_s: float,
     threads: int = 1,
+    stats: dict | None = None,
 ) -> Fused:
     """Every enabled stage of one observation in one pass (:func:`arielcal.fused.calibrate`),
-    from the file paths: ``maps`` maps each of :data:`FUSED_MAPS` to its parquet."""
+    from the file paths: ``maps`` maps each of :data:`FUSED_MAPS` to its parquet; ``stats``
+    receives the fused run's per-stage counts (:func:`arielcal.fused.calibrate`)."""
     from . import fused  # numba: only fused mode pays for it
 
     raw, gain, offset = read_raw(signal, adc_info, planet_id, instrument, columns)
@@ -104,5 +106,5 @@ def calibrate_fused(
     values = {kind: read_map(maps[kind], instrument, kind, columns) for kind in FUSED_MAPS}
     if "bin" in settings.stages:
         require_cds_frames(signal, instrument, raw.shape[-1] // 2, settings.frames_per_bin)
-    cube, dq, n_valid = fused.calibrate(raw, gain, offset, dt, values, settings, threads=threads)
+    cube, dq, n_valid = fused.calibrate(raw, gain, offset, dt, values, settings, threads=threads, stats=stats)
     return Fused(cube, dq, n_valid, axis, gain, offset, int(raw.shape[-1]))

@@ -17,7 +17,9 @@ from .instruments import AIRS, INSTRUMENTS
 
 pl = DeferredModule("polars")
 
-DEPTH_FLOATS = ("wavelength_um", "depth", "sigma", "noise_ratio")
+# Float columns of depths.csv (science.DEPTH_COLUMNS): typed on reading, so a visit without a
+# window (every value empty) still reads as numbers.
+DEPTH_FLOATS = ("wavelength_um", "depth", "sigma", "noise_ratio", "red_noise", "sigma_white", "sigma_geometry", "u1", "u2")
 # The files of one observation that the per-visit QC figures read, beside its product.
 VISIT_FIGURE_FILES = ("calibrated.npy", "dq.npy", "meta.json", "spectral.npy", "white.npy", "light_curves.json")
 
@@ -93,13 +95,17 @@ def observation_view(instrument: str, files: Mapping[str, str], signal: str, fit
     )
 
 
-def visit_view(title: str, observations: Mapping[str, tuple[Mapping[str, str], str]], transit: str, depths: str) -> qc.VisitView:
+def visit_view(
+    title: str, observations: Mapping[str, tuple[Mapping[str, str], str]], transit: str, depths: str
+) -> qc.VisitView:
     """The per-visit figures' data: ``observations`` maps instrument -> (its files by name, signal path)."""
     fit = formats.load_json(transit)
     table = read_depths(depths).filter(pl.col("instrument") == AIRS.name)
     return qc.VisitView(
         title=title,
-        observations=[observation_view(i, files, signal, fit["instruments"][i]) for i, (files, signal) in observations.items()],
+        observations=[
+            observation_view(i, files, signal, fit["instruments"][i]) for i, (files, signal) in observations.items()
+        ],
         window=fit["window"],
         depths={name: table[name].to_numpy() for name in ("wavelength_um", "depth", "sigma")},
     )
@@ -128,7 +134,9 @@ LIGHT_CURVE_AXES = {"spectral.npy": ["flux|variance", "time", "channel"], "white
 LIGHT_CURVE_UNITS = "e- per time bin (sums of CDS frames), background subtracted, scaled to the full aperture"
 
 
-def write_light_curves(outputs, oc, time_h: np.ndarray, wavelength_um: np.ndarray | None, aperture, background_outside) -> dict:
+def write_light_curves(
+    outputs, oc, time_h: np.ndarray, wavelength_um: np.ndarray | None, aperture, background_outside
+) -> dict:
     """Write spectral.npy (2, time, channel), white.npy (2, time) and light_curves.parquet (a long
     table) of :class:`arielcal.science.ObservationCurves`; returns light_curves.json's keys."""
     lc = oc.curves
@@ -164,7 +172,10 @@ def write_light_curves(outputs, oc, time_h: np.ndarray, wavelength_um: np.ndarra
             "wavelength_um": [float(w) if np.isfinite(w) else None for w in wavelengths],
         },
         "aperture": {"rows": aperture, "columns": None if per_column else aperture, "pixels": int(oc.aperture.sum())},
-        "background": {"outside": background_outside, "pixels": 0 if oc.background is None else int(oc.background.sum())},
+        "background": {
+            "outside": background_outside,
+            "pixels": 0 if oc.background is None else int(oc.background.sum()),
+        },
         "white_channels": int(oc.white_used.sum()),
         "min_coverage": float(lc.coverage.min()) if lc.coverage.size else 0.0,
     }

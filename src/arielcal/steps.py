@@ -106,19 +106,29 @@ def step(smk, stage: str) -> Iterator[Step]:
             yield current
             if "meta" in current.smk.output.keys():  # noqa: SIM118 (a Namedlist: `in` tests values)
                 current.write_meta()
-        except (InputError, Rejected) as exc:
+        except (InputError, Rejected, formats.FileError) as exc:
             log.error("%s failed: %s", stage, exc)
-            failures.record(failure, stage, smk.wildcards, str(exc))
+            _record(failure, stage, smk.wildcards, str(exc))
             raise SystemExit(f"arielcal {stage}: {exc}") from None
         except Exception as exc:
-            log.exception("%s failed", stage)
-            failures.record(failure, stage, smk.wildcards, f"{type(exc).__name__}: {exc}")
+            reason = failures.describe(exc)
+            log.exception("%s failed: %s", stage, reason)
+            _record(failure, stage, smk.wildcards, reason)
             raise
         failure.unlink(missing_ok=True)
         log.info("%s done in %.2f s", stage, time.perf_counter() - current._started)
     finally:
         log.removeHandler(handler)
         handler.close()
+
+
+def _record(failure: Path, stage: str, wildcards, reason: str) -> None:
+    """Leave the failure record; a record that cannot be written (a full disk) is logged, and
+    never hides the job's own error."""
+    try:
+        failures.record(failure, stage, wildcards, reason)
+    except OSError as exc:
+        log.error("could not record the failure: %s", exc)
 
 
 class _ThreadFilter(logging.Filter):

@@ -16,6 +16,7 @@ def test_api_defaults_are_the_workflow_defaults():
         "second_read_extra_s": config["integration_time"]["second_read_extra_s"],
         "hot_pixels": config["hot_pixels"],
         "bad_pixels": config["bad_pixels"],
+        "outliers": config["outliers"],
     }
 
 

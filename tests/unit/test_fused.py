@@ -24,7 +24,7 @@ def _observation(rng, rows=5, cols=7, frames=24):
     linear = np.zeros((6, rows, cols))
     linear[0], linear[1], linear[2] = 0.14, 0.9999, -5.7e-9
     linear[:, 3, 3] = np.nan
-    maps = {"dead": dead, "dark": dark, "flat": flat, "linear_corr": linear}
+    maps = {"dead": dead, "dark": dark, "flat": flat, "linear_corr": linear, "read": rng.uniform(10, 16, (rows, cols))}
     dt = np.tile([0.1, 4.6], frames // 2)
     return raw, maps, dt
 
@@ -35,6 +35,7 @@ def staged(raw, gain, offset, dt, maps, settings):
     cube, dq = calib.adc_invert(raw, gain, offset)
     if "mask" in on:
         dq |= calib.pixel_dq(maps["dead"], maps["dark"], sigma=settings.sigma, maxiters=settings.maxiters)
+        dq |= calib.saturated_dq(dq, settings.saturated_action)
     if "linearity" in on:
         coeffs, lin_dq = calib.clean_linearity_coefficients(maps["linear_corr"])
         dq |= lin_dq
@@ -43,6 +44,9 @@ def staged(raw, gain, offset, dt, maps, settings):
         dq |= calib.dark_dq(maps["dark"])
         cube = calib.exclude_flagged(calib.subtract_dark(cube, maps["dark"], dt), dq)
     cube = calib.exclude_flagged(calib.cds(cube), dq)
+    if "outliers" in on:
+        cube, rejected = calib.reject_outliers(cube, maps["read"], settings.outlier_threshold, settings.outlier_window)
+        dq |= calib.outlier_dq(rejected)
     n_valid = None
     if "bin" in on:
         cube, n_valid = calib.bin_frames(cube, settings.frames_per_bin)
@@ -73,13 +77,18 @@ def test_fused_equals_staged_bit_for_bit(stages):
 
 def test_fused_flags_and_shapes():
     raw, maps, dt = _observation(np.random.default_rng(4))
-    cube, dq, n_valid = fused.calibrate(raw, 0.93, -800.0, dt, maps, fused.Settings(frames_per_bin=4))
+    flag = fused.Settings(frames_per_bin=4, saturated_action="flag")
+    cube, dq, n_valid = fused.calibrate(raw, 0.93, -800.0, dt, maps, flag)
     assert cube.shape == (5, 7, 3) and cube.dtype == np.float32
     assert dq[1, 1] & DQ.DEAD and dq[2, 3] & DQ.HOT and dq[3, 3] & DQ.NO_LIN_CORR
     assert dq[0, 0] & DQ.SATURATED and n_valid[0, 0].tolist() == [3, 4, 4]
     assert dq[4, 6] & DQ.NO_FLAT_FIELD and np.isnan(cube[4, 6]).all()
     assert dq[0, 5] & DQ.UNRELIABLE_DARK and np.isnan(cube[0, 5]).all()
     assert np.isfinite(cube[0, 0]).all()  # one saturated frame costs one CDS frame, not the pixel
+    # bad_pixels.saturated: nan (the default) excludes the pixel: no valid frame, NaN, flagged.
+    cube, dq, n_valid = fused.calibrate(raw, 0.93, -800.0, dt, maps, fused.Settings(frames_per_bin=4))
+    assert dq[0, 0] == DQ.SATURATED | DQ.DO_NOT_USE and np.isnan(cube[0, 0]).all()
+    assert n_valid[0, 0].tolist() == [0, 0, 0] and n_valid[0, 1].tolist() == [4, 4, 4]
 
 
 @pytest.mark.parametrize("frames_per_bin", [30, 360])

@@ -167,3 +167,18 @@ def observation_curves(cube, variance, columns, per_column: bool, aperture, back
     else:
         detector_columns, labels = np.array([-1]), np.array([FGS1_LABEL])
     return ObservationCurves(curves, white_flux, white_variance, used, detector_columns, labels, inside, background)
+
+
+def aperture_centroid(cube: np.ndarray, aperture: np.ndarray) -> np.ndarray:
+    """(time, 2) flux-weighted (column, row) centroid of the valid aperture pixels per bin
+    (``cube`` (time, column, row), ``aperture`` boolean (column, row)); pixels weigh by their
+    value clipped at 0. NaN where a bin has no positive aperture flux. For pointing jitter: a
+    uniform dimming (the transit) does not move it."""
+    data = np.asarray(cube, dtype=F64)
+    weights = np.where(aperture[None] & np.isfinite(data), np.maximum(data, 0.0), 0.0)
+    total = weights.sum(axis=(1, 2))
+    columns = np.arange(data.shape[1], dtype=F64)[None, :, None]
+    rows = np.arange(data.shape[2], dtype=F64)[None, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.stack([(weights * columns).sum(axis=(1, 2)) / total, (weights * rows).sum(axis=(1, 2)) / total], axis=1)
+    return np.where((total > 0)[:, None], out, np.nan)

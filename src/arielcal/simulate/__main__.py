@@ -1,0 +1,5 @@
+"""``python -m arielcal.simulate``."""
+
+from .cli import main
+
+raise SystemExit(main())
