@@ -41,7 +41,7 @@ PRODUCTS = (
     "results/*/*.npy",
 )
 # The rules of one observation's stage chain (rules/calibrate.smk), one SLURM job per observation.
-GROUPED = ("adc", "mask", "linearity", "dark", "cds", "bin", "flat", "product")
+GROUPED = ("adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product")
 # Rules that never become SLURM jobs: localrules, and `all` (no action).
 LOCAL = ("observations_table", "reject_observation", "all")
 # A small part of the workflow for the fault tests: the train split's products and stacks
