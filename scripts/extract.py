@@ -19,12 +19,24 @@ with steps.step(snakemake, "extract") as step:
     inst = step.instrument
     frames_per_bin = int(made.meta["params"].get("frames_per_bin", 1))
     accumulation_s = inst.long_read_s - inst.short_read_s
-    variance = science.variance_of_product(made.calibrated, stages, frames_per_bin, read, dark, divisor, made.nvalid, accumulation_s)
+    variance = science.variance_of_product(
+        made.calibrated, stages, frames_per_bin, read, dark, divisor, made.nvalid, accumulation_s
+    )
     formats.save_npy(snakemake.output.variance, variance)
 
     p = snakemake.params
     per_column = inst.per_column_channels
-    curves = science.observation_curves(made.calibrated, variance, made.columns, per_column, p.aperture, p.background_outside)
-    step.extra.update(science_io.write_light_curves(snakemake.output, curves, made.time_h, made.wavelength_um, p.aperture, p.background_outside))
-    step.extra["centroid"] = science.aperture_centroid(made.calibrated, curves.aperture).tolist()  # (time, [column, row]): pointing
-    steps.log.info("%d channels, %d in the white light curve", curves.curves.flux.shape[1], step.extra["white_channels"])
+    curves = science.observation_curves(
+        made.calibrated, variance, made.columns, per_column, p.aperture, p.background_outside
+    )
+    step.extra.update(
+        science_io.write_light_curves(
+            snakemake.output, curves, made.time_h, made.wavelength_um, p.aperture, p.background_outside
+        )
+    )
+    step.extra["centroid"] = science.aperture_centroid(
+        made.calibrated, curves.aperture
+    ).tolist()  # (time, [column, row]): pointing
+    steps.log.info(
+        "%d channels, %d in the white light curve", curves.curves.flux.shape[1], step.extra["white_channels"]
+    )

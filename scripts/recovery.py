@@ -18,8 +18,19 @@ with steps.step(snakemake, "recovery"):
     summary = recovery.summarize(split, depths, contact_errors, naive)
     formats.write_csv(snakemake.output.summary, summary)
     for i, instrument in enumerate(summary["instrument"]):
-        steps.log.info("%s %s (%s SNR): n %d, median |z| %.3f, chi2/dof %.3f, mean z %+.3f, GLL score %.3f", split, instrument,
-                       summary["snr_tercile"][i], summary["n"][i], summary["median_abs_z"][i], summary["chi2_dof"][i],
-                       summary["mean_z"][i], summary["gll_score"][i])
-    overall = {name: [v for v, t in zip(values, summary["snr_tercile"], strict=True) if t == "all"] for name, values in summary.items()}
+        steps.log.info(
+            "%s %s (%s SNR): n %d, median |z| %.3f, chi2/dof %.3f, mean z %+.3f, GLL score %.3f",
+            split,
+            instrument,
+            summary["snr_tercile"][i],
+            summary["n"][i],
+            summary["median_abs_z"][i],
+            summary["chi2_dof"][i],
+            summary["mean_z"][i],
+            summary["gll_score"][i],
+        )
+    overall = {
+        name: [v for v, t in zip(values, summary["snr_tercile"], strict=True) if t == "all"]
+        for name, values in summary.items()
+    }
     qc.save_png(qc.recovery_figure(split, depths, overall), snakemake.output.figure, dpi=110)

@@ -13,9 +13,13 @@ with steps.step(snakemake, "transit") as step:
     curves = {}
     for instrument in p.instruments:
         key = instrument.replace("-", "_")
-        curves[instrument] = science_io.read_light_curves(inputs[f"{key}_spectral"], inputs[f"{key}_white"], inputs[f"{key}_light_curves"])
+        curves[instrument] = science_io.read_light_curves(
+            inputs[f"{key}_spectral"], inputs[f"{key}_white"], inputs[f"{key}_light_curves"]
+        )
         centroid = formats.load_json(inputs[f"{key}_light_curves"]).get("centroid")  # rule extract's pointing measure
-        curves[instrument] = dataclasses.replace(curves[instrument], centroid=None if centroid is None else np.array(centroid, dtype=float))
+        curves[instrument] = dataclasses.replace(
+            curves[instrument], centroid=None if centroid is None else np.array(centroid, dtype=float)
+        )
     settings = science.Settings(**p.depth)
     impact = star_info.star_impact(p.star_info, snakemake.wildcards.planet) if settings.star_info else None
     fit = science.visit_depths(curves, settings, impact)

@@ -62,11 +62,7 @@ ADC_OPTIONAL_COLUMNS = ("planet_id", "star")
 def signal_column_names(instrument: Instrument, col_range: Sequence[int] | None = None) -> list[str]:
     """Parquet columns of the pixels (r, c), row-major: pixel (r, c) is ``column_{W*r + c}``."""
     start, stop = (0, instrument.cols) if col_range is None else col_range
-    return [
-        f"column_{instrument.cols * r + c}"
-        for r in range(instrument.rows)
-        for c in range(start, stop)
-    ]
+    return [f"column_{instrument.cols * r + c}" for r in range(instrument.rows) for c in range(start, stop)]
 
 
 def _parquet_schema(path: Path) -> pl.Schema:
@@ -215,7 +211,10 @@ def check_calibration_schema(path, schema: pl.Schema, instrument: Instrument, ki
     want_dtype = pl.Boolean if kind == "dead" else pl.Float64
     names = [f"column_{i}" for i in range(instrument.cols)]
     check_names(
-        path, schema.names(), names, f"{instrument.cols} columns column_0..column_{instrument.cols - 1} ({instrument.name} {kind})"
+        path,
+        schema.names(),
+        names,
+        f"{instrument.cols} columns column_0..column_{instrument.cols - 1} ({instrument.name} {kind})",
     )
     if set(schema.dtypes()) != {want_dtype}:
         raise InputError(path, f"{want_dtype} columns", f"dtypes {sorted(map(str, set(schema.dtypes())))}")
@@ -241,7 +240,9 @@ def write_calibration(path: str | os.PathLike, values: np.ndarray) -> None:
     if values.ndim == 3:
         values = values.reshape(-1, values.shape[-1])
     with atomic_path(path) as tmp:
-        pl.from_numpy(np.ascontiguousarray(values), schema=[f"column_{i}" for i in range(values.shape[1])]).write_parquet(tmp)
+        pl.from_numpy(
+            np.ascontiguousarray(values), schema=[f"column_{i}" for i in range(values.shape[1])]
+        ).write_parquet(tmp)
 
 
 # --------------------------------------------------------------------------- axis_info.parquet
@@ -376,7 +377,7 @@ def write_csv(path: str | os.PathLike, columns: Mapping[str, Sequence]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(names)
-    for row in zip(*(columns[name] for name in names)):
+    for row in zip(*(columns[name] for name in names), strict=True):
         writer.writerow([_csv_cell(value) for value in row])
     with atomic_path(path) as tmp:
         tmp.write_text(buffer.getvalue())

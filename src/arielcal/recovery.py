@@ -84,7 +84,9 @@ def _row(split, instrument, tercile, part, stats, contact_errors, naive):
     weights = np.where(part["instrument"].to_numpy() == "FGS1", FGS1_WEIGHT_2025, 1.0)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        medians = {c: float(np.nanmedian(part[c].to_numpy())) for c in ("sigma", "noise_ratio", "red_noise", "sigma_geometry")}
+        medians = {
+            c: float(np.nanmedian(part[c].to_numpy())) for c in ("sigma", "noise_ratio", "red_noise", "sigma_geometry")
+        }
     return {
         "split": split,
         "instrument": instrument,
@@ -100,12 +102,16 @@ def _row(split, instrument, tercile, part, stats, contact_errors, naive):
         "median_red_noise": medians["red_noise"],
         "median_sigma_geometry_ppm": medians["sigma_geometry"] * 1e6,
         "gll_score": science.gaussian_log_likelihood_score(depth, sigma, truth, *naive, sigma_true=SIGMA_TRUE_2024),
-        "gll_score_2025": science.gaussian_log_likelihood_score(depth, sigma, truth, *naive, sigma_true=sigma_true, weights=weights),
+        "gll_score_2025": science.gaussian_log_likelihood_score(
+            depth, sigma, truth, *naive, sigma_true=sigma_true, weights=weights
+        ),
         "max_contact_error_min": max(contact_errors) * 60 if contact_errors else float("nan"),
     }
 
 
-def summarize(split: str, depths, contact_errors: Sequence[float], naive: tuple[float, float] = (float("nan"),) * 2) -> dict[str, list]:
+def summarize(
+    split: str, depths, contact_errors: Sequence[float], naive: tuple[float, float] = (float("nan"),) * 2
+) -> dict[str, list]:
     """Per instrument and overall (snr_tercile "all"), then per tercile of the injected SNR
     |truth| / sigma (low, mid, high): n, median |z|, chi2/dof, mean z, median |residual| and sigma
     (ppm), median noise ratio, red-noise factor and geometry sigma, the competition's Gaussian
@@ -118,7 +124,11 @@ def summarize(split: str, depths, contact_errors: Sequence[float], naive: tuple[
         if part.height == 0:
             continue
         depth, sigma, truth = (part[c].to_numpy() for c in ("depth", "sigma", "truth"))
-        rows.append(_row(split, instrument, "all", part, science.recovery_statistics(depth, sigma, truth), contact_errors, naive))
+        rows.append(
+            _row(
+                split, instrument, "all", part, science.recovery_statistics(depth, sigma, truth), contact_errors, naive
+            )
+        )
         if part.height >= 3:
             with np.errstate(divide="ignore", invalid="ignore"):
                 snr = np.abs(truth) / sigma

@@ -19,7 +19,17 @@ pl = DeferredModule("polars")
 
 # Float columns of depths.csv (science.DEPTH_COLUMNS): typed on reading, so a visit without a
 # window (every value empty) still reads as numbers.
-DEPTH_FLOATS = ("wavelength_um", "depth", "sigma", "noise_ratio", "red_noise", "sigma_white", "sigma_geometry", "u1", "u2")
+DEPTH_FLOATS = (
+    "wavelength_um",
+    "depth",
+    "sigma",
+    "noise_ratio",
+    "red_noise",
+    "sigma_white",
+    "sigma_geometry",
+    "u1",
+    "u2",
+)
 # The files of one observation that the per-visit QC figures read, beside its product.
 VISIT_FIGURE_FILES = ("calibrated.npy", "dq.npy", "meta.json", "spectral.npy", "white.npy", "light_curves.json")
 

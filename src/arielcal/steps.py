@@ -159,5 +159,3 @@ def write_product(
     )
     product.save_arrays(made, smk.output)
     current.extra.update(made.meta, stages=list(stages))
-
-

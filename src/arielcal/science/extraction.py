@@ -60,7 +60,9 @@ def extract(
     cube = np.asarray(cube)
     variance = np.asarray(variance)
     if cube.ndim != 3 or variance.shape != cube.shape:
-        raise ValueError(f"cube and variance: expected equal (time, column, row) shapes, got {cube.shape}, {variance.shape}")
+        raise ValueError(
+            f"cube and variance: expected equal (time, column, row) shapes, got {cube.shape}, {variance.shape}"
+        )
     aperture = np.asarray(aperture, bool)
     if aperture.shape != cube.shape[1:]:
         raise ValueError(f"aperture: expected shape {cube.shape[1:]}, got {aperture.shape}")
@@ -125,8 +127,6 @@ def white_light_curve(flux: np.ndarray, variance: np.ndarray) -> tuple[np.ndarra
     return flux[:, used].sum(axis=1), variance[:, used].sum(axis=1), used
 
 
-
-
 @dataclass(frozen=True)
 class ObservationCurves:
     """The light curves of one observation with what labels their channels."""
@@ -180,5 +180,7 @@ def aperture_centroid(cube: np.ndarray, aperture: np.ndarray) -> np.ndarray:
     columns = np.arange(data.shape[1], dtype=F64)[None, :, None]
     rows = np.arange(data.shape[2], dtype=F64)[None, None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.stack([(weights * columns).sum(axis=(1, 2)) / total, (weights * rows).sum(axis=(1, 2)) / total], axis=1)
+        out = np.stack(
+            [(weights * columns).sum(axis=(1, 2)) / total, (weights * rows).sum(axis=(1, 2)) / total], axis=1
+        )
     return np.where((total > 0)[:, None], out, np.nan)

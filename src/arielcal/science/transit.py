@@ -176,7 +176,10 @@ def detect_joint_window(curves, grid: int = 24, levels: int = 6, refine_grid: in
     best = (-np.inf, *centre)
     for level in range(levels):
         points = grid if level == 0 else refine_grid
-        axes = [np.linspace(max(lo[i], centre[i] - half_range[i]), min(hi[i], centre[i] + half_range[i]), points) for i in range(3)]
+        axes = [
+            np.linspace(max(lo[i], centre[i] - half_range[i]), min(hi[i], centre[i] + half_range[i]), points)
+            for i in range(3)
+        ]
         mid, half, flat = (g.ravel() for g in np.meshgrid(*axes, indexing="ij"))
         valid = flat <= half
         mid, half, flat = mid[valid], half[valid], flat[valid]
@@ -205,7 +208,9 @@ def detect_joint_window(curves, grid: int = 24, levels: int = 6, refine_grid: in
         b = (w * (y + a * shape[0])).sum() / w.sum()
         depths.append(a / b)
         snrs.append(a / np.sqrt(var_a) if var_a > 0 else np.nan)
-    return Window(float(m - a_half), float(m - b_half), float(m + b_half), float(m + a_half), tuple(depths), tuple(snrs))
+    return Window(
+        float(m - a_half), float(m - b_half), float(m + b_half), float(m + a_half), tuple(depths), tuple(snrs)
+    )
 
 
 # --------------------------------------------------------------------------- depths

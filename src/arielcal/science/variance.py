@@ -92,9 +92,9 @@ def _map(values, shape, name: str) -> np.ndarray:
     return values
 
 
-
-
-def variance_of_product(calibrated, stages, frames_per_bin: int, read, dark, divisor, n_valid, accumulation_s: float) -> np.ndarray:
+def variance_of_product(
+    calibrated, stages, frames_per_bin: int, read, dark, divisor, n_valid, accumulation_s: float
+) -> np.ndarray:
     """:func:`product_variance` of a product made by ``stages`` (names, in order): the dark term
     only if the dark was subtracted, the flat ``divisor`` only if the flat stage ran, the frames
     per bin only if the bin stage ran. Maps are (column, row) as the product."""
