@@ -24,19 +24,13 @@ with steps.step(snakemake, "extract") as step:
     )
     formats.save_npy(snakemake.output.variance, variance)
 
-    p = snakemake.params
-    per_column = inst.per_column_channels
+    aperture, background = snakemake.params.aperture, snakemake.params.background_outside
     curves = science.observation_curves(
-        made.calibrated, variance, made.columns, per_column, p.aperture, p.background_outside
+        made.calibrated, variance, made.columns, inst.per_column_channels, aperture, background
     )
-    step.extra.update(
-        science_io.write_light_curves(
-            snakemake.output, curves, made.time_h, made.wavelength_um, p.aperture, p.background_outside
-        )
+    lights = science_io.write_light_curves(
+        snakemake.output, curves, made.time_h, made.wavelength_um, aperture, background
     )
-    step.extra["centroid"] = science.aperture_centroid(
-        made.calibrated, curves.aperture
-    ).tolist()  # (time, [column, row]): pointing
-    steps.log.info(
-        "%d channels, %d in the white light curve", curves.curves.flux.shape[1], step.extra["white_channels"]
-    )
+    # (time, [column, row]): the pointing the depth fits decorrelate against
+    step.extra.update(lights, centroid=science.aperture_centroid(made.calibrated, curves.aperture).tolist())
+    steps.log.info("%d channels, %d in the white light curve", curves.curves.flux.shape[1], lights["white_channels"])
