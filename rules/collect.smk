@@ -18,9 +18,9 @@ rule stack:
     output:
         paths.stacked(RESULTS),
     log:
-        "logs/stack/{split}/{instrument}.log",
+        paths.log("stack", paths.SPLIT_INSTRUMENT),
     benchmark:
-        "benchmarks/stack/{split}/{instrument}.tsv"
+        paths.benchmark("stack", paths.SPLIT_INSTRUMENT)
     cache: OUTPUT_CACHE
     threads: 1
     resources:
@@ -42,9 +42,9 @@ rule observations_table:
     output:
         paths.observations_table(RESULTS),
     log:
-        "logs/observations/{split}.log",
+        paths.log("observations", paths.SPLIT),
     benchmark:
-        "benchmarks/observations/{split}.tsv"
+        paths.benchmark("observations", paths.SPLIT)
     params:
         rows=split_observations,
         slots=stack_slots_of_split,

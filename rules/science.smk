@@ -62,9 +62,9 @@ rule transit:
         depths=visit_file("depths.csv"),
         meta=visit_file("transit.json"),
     log:
-        "logs/transit/{split}/{planet}/{visit}.log",
+        paths.log("transit", paths.VISIT),
     benchmark:
-        "benchmarks/transit/{split}/{planet}/{visit}.tsv"
+        paths.benchmark("transit", paths.VISIT)
     threads: 1
     resources:
         mem_mb=1000,
@@ -102,9 +102,9 @@ rule qc_observation:
             for name in ("images", "white_light_curves", "spectral_light_curves")
         },
     log:
-        "logs/qc/{split}/{planet}/{visit}.log",
+        paths.log("qc", paths.VISIT),
     benchmark:
-        "benchmarks/qc/{split}/{planet}/{visit}.tsv"
+        paths.benchmark("qc", paths.VISIT)
     threads: 1
     resources:
         mem_mb=1500,
@@ -149,9 +149,9 @@ rule qc_split:
             labels={"split": "{split}", "figure": "summary"},
         ),
     log:
-        "logs/qc/{split}.log",
+        paths.log("qc", paths.SPLIT),
     benchmark:
-        "benchmarks/qc/{split}.tsv"
+        paths.benchmark("qc", paths.SPLIT)
     threads: 1
     resources:
         mem_mb=1500,
@@ -213,9 +213,9 @@ rule qc_worst:
             },
         ),
     log:
-        "logs/qc/{split}.worst.log",
+        paths.log("qc", f"{paths.SPLIT}.worst"),
     benchmark:
-        "benchmarks/qc/{split}.worst.tsv"
+        paths.benchmark("qc", f"{paths.SPLIT}.worst")
     threads: 1
     resources:
         mem_mb=1000,
@@ -260,9 +260,9 @@ rule recovery:
             labels={"split": "{split}", "figure": "spectra and residuals"},
         ),
     log:
-        "logs/recovery/{split}.log",
+        paths.log("recovery", paths.SPLIT),
     benchmark:
-        "benchmarks/recovery/{split}.tsv"
+        paths.benchmark("recovery", paths.SPLIT)
     threads: 1
     resources:
         mem_mb=1500,

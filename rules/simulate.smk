@@ -2,6 +2,12 @@
 # One job per observation (its signal and calibration maps), one for the top-level tables.
 
 if SIMULATION is not None:
+    # One simulation job per observation; 2025 folders hold a visit per file name.
+    SIMULATED_OBSERVATION = (
+        "{split}/{planet}/{instrument}_{visit}"
+        if EDITION == 2025
+        else "{split}/{planet}/{instrument}"
+    )
 
     rule simulate_observation:
         output:
@@ -28,15 +34,9 @@ if SIMULATION is not None:
                 else []
             ),
         log:
-            "logs/simulate/{split}/{planet}/{instrument}"
-            + ("_{visit}" if EDITION == 2025 else "")
-            + ".log",
+            paths.log("simulate", SIMULATED_OBSERVATION),
         benchmark:
-            (
-                "benchmarks/simulate/{split}/{planet}/{instrument}"
-                + ("_{visit}" if EDITION == 2025 else "")
-                + ".tsv"
-            )
+            paths.benchmark("simulate", SIMULATED_OBSERVATION)
         conda:
             "../envs/arielcal.yaml"
         threads: 1
@@ -54,9 +54,9 @@ if SIMULATION is not None:
         output:
             [os.path.join(DATA_DIR, name) for name in simulate.table_files(SIMULATION)],
         log:
-            "logs/simulate/tables.log",
+            paths.log("simulate", "tables"),
         benchmark:
-            "benchmarks/simulate/tables.tsv"
+            paths.benchmark("simulate", "tables")
         conda:
             "../envs/arielcal.yaml"
         threads: 1

@@ -54,9 +54,17 @@ def observations_table(results: str) -> str:
     return f"{results}/{{split}}/observations.csv"
 
 
-def log(name: str) -> str:
-    return f"logs/{name}/{OBSERVATION}.log"
+# What one job of a rule covers, as the tail of its log and benchmark paths.
+VISIT = "{split}/{planet}/{visit}"
+SPLIT = "{split}"
+SPLIT_INSTRUMENT = "{split}/{instrument}"
 
 
-def benchmark(name: str) -> str:
-    return f"benchmarks/{name}/{OBSERVATION}.tsv"
+def log(name: str, scope: str = OBSERVATION) -> str:
+    """logs/<rule>/<scope>.log; ``scope`` is one of the patterns above (or a fixed name)."""
+    return f"logs/{name}/{scope}.log"
+
+
+def benchmark(name: str, scope: str = OBSERVATION) -> str:
+    """benchmarks/<rule>/<scope>.tsv, beside the job's log."""
+    return f"benchmarks/{name}/{scope}.tsv"
