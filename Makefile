@@ -40,9 +40,12 @@ test-config: setup
 lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: setup
 	$(BIN)/snakefmt Snakefile rules
+	$(BIN)/ruff format .
 
 dag: setup
 	$(BIN)/snakemake --rulegraph | dot -Tsvg > rulegraph.svg

@@ -37,9 +37,7 @@ def ADC_convert(signal, gain, offset):
 
 
 def mask_hot_dead(signal, dead, dark):
-    hot = sigma_clip(
-        dark, sigma=5, maxiters=5
-    ).mask
+    hot = sigma_clip(dark, sigma=5, maxiters=5).mask
     hot = np.tile(hot, (signal.shape[0], 1, 1))
     dead = np.tile(dead, (signal.shape[0], 1, 1))
     signal = np.ma.masked_where(dead, signal)
@@ -49,9 +47,7 @@ def mask_hot_dead(signal, dead, dark):
 
 def apply_linear_corr(linear_corr, clean_signal):
     linear_corr = np.flip(linear_corr, axis=0)
-    for x, y in itertools.product(
-                range(clean_signal.shape[1]), range(clean_signal.shape[2])
-            ):
+    for x, y in itertools.product(range(clean_signal.shape[1]), range(clean_signal.shape[2])):
         poli = np.poly1d(linear_corr[:, x, y])
         clean_signal[:, x, y] = poli(clean_signal[:, x, y])
     return clean_signal
@@ -73,9 +69,11 @@ def get_cds(signal):
 
 def bin_obs(cds_signal, binning):
     cds_transposed = cds_signal.transpose(0, 1, 3, 2)
-    cds_binned = np.zeros((cds_transposed.shape[0], cds_transposed.shape[1] // binning, cds_transposed.shape[2], cds_transposed.shape[3]))
+    cds_binned = np.zeros(
+        (cds_transposed.shape[0], cds_transposed.shape[1] // binning, cds_transposed.shape[2], cds_transposed.shape[3])
+    )
     for i in range(cds_transposed.shape[1] // binning):
-        cds_binned[:, i, :, :] = np.sum(cds_transposed[:, i * binning:(i + 1) * binning, :, :], axis=1)
+        cds_binned[:, i, :, :] = np.sum(cds_transposed[:, i * binning : (i + 1) * binning, :, :], axis=1)
     return cds_binned
 
 
@@ -135,7 +133,7 @@ def notebook_calibrate(
     # AIRS / FGS1 loop body, planet i = 0 of a chunk of size 1.
     signal = ADC_convert(raw, gain, offset)
     chopped_signal = signal[:, :, cut_inf:cut_sup]
-    l = chopped_signal.shape[2]
+    l = chopped_signal.shape[2]  # noqa: E741 (the notebook's name, kept for line-by-line comparison)
     del signal
     flat = flat[:, cut_inf:cut_sup]
     dark = dark[:, cut_inf:cut_sup]

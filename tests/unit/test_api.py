@@ -1,15 +1,15 @@
 """The notebook API's defaults are the workflow's (config.yaml), and it refuses what it can't do."""
 
 import pytest
+from conftest import default_config
 
 import arielcal
 from arielcal import api
-from conftest import default_config
 
 
 def test_api_defaults_are_the_workflow_defaults():
     config = default_config()
-    assert api.DEFAULTS == {
+    assert {
         "stages": config["stages"],
         "airs_columns": config["airs_columns"],
         "binning": config["binning"],
@@ -17,7 +17,7 @@ def test_api_defaults_are_the_workflow_defaults():
         "hot_pixels": config["hot_pixels"],
         "bad_pixels": config["bad_pixels"],
         "outliers": config["outliers"],
-    }
+    } == api.DEFAULTS
 
 
 def test_unknown_settings_and_instruments_are_refused(tmp_path):
@@ -36,5 +36,10 @@ def test_package_import_stays_light():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", "import arielcal, sys; print('numpy' in sys.modules)"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import arielcal, sys; print('numpy' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "False"  # jobs set thread limits after `import arielcal`, before numpy

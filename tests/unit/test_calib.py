@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.stats import sigma_clip
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -19,7 +19,7 @@ from arielcal.dq import DQ
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from notebook_reference import notebook_calibrate  # noqa: E402
+from notebook_reference import notebook_calibrate
 
 F32 = np.float32
 U = np.uint32
@@ -159,9 +159,7 @@ finite_or_not = st.one_of(
     maxiters=st.sampled_from([1, 2, 5, None]),
 )
 def test_sigma_clip_property_matches_astropy(values, sigma, maxiters):
-    np.testing.assert_array_equal(
-        calib.sigma_clip_mask(values, sigma, maxiters), astropy_mask(values, sigma, maxiters)
-    )
+    np.testing.assert_array_equal(calib.sigma_clip_mask(values, sigma, maxiters), astropy_mask(values, sigma, maxiters))
 
 
 # --------------------------------------------------------------------------- pixel DQ
@@ -274,6 +272,7 @@ def test_integration_times():
 
 def test_integration_times_from_axis_read_only_and_padding():
     import polars as pl
+
     column = pl.Series("AIRS-CH0-integration_time", [0.1, 4.5, 0.1, 4.5, None, None])
     arr = column.drop_nulls().to_numpy()
     assert not arr.flags.writeable  # notebook quirk 5
@@ -453,7 +452,7 @@ def test_block_size_does_not_change_results(block):
         if not kwargs:
             expected = (lin, drk, c, b, nv, f)
         else:
-            for got, want in zip((lin, drk, c, b, nv, f), expected):
+            for got, want in zip((lin, drk, c, b, nv, f), expected, strict=True):
                 np.testing.assert_array_equal(got, want)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import default_config
 
 from arielcal import config, formats, layout
 from arielcal.errors import InputError
 from arielcal.instruments import AIRS, FGS1
-from conftest import default_config
 
 
 def test_signal_round_trip_is_pixel_major_without_copy(tmp_path):
@@ -60,7 +60,9 @@ def test_adc_table_both_editions_and_float_ids(tmp_path):
     assert formats.adc_constants(table, 1103775, AIRS, tmp_path / "a.csv") == (0.92, -778.9)
     with pytest.raises(InputError, match="row for planet_id 5"):
         formats.adc_constants(table, 5, AIRS, tmp_path / "a.csv")
-    (tmp_path / "g.csv").write_text("FGS1_adc_offset,FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS-CH0_adc_gain\n-1000.0,0.4369,-1000.0,0.4369\n")
+    (tmp_path / "g.csv").write_text(
+        "FGS1_adc_offset,FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS-CH0_adc_gain\n-1000.0,0.4369,-1000.0,0.4369\n"
+    )
     assert formats.adc_constants(formats.read_adc_table(tmp_path / "g.csv"), 7, FGS1, "g") == (0.4369, -1000.0)
     (tmp_path / "d.csv").write_text(header + "1,-1,1,-1,1,0\n1,-1,1,-1,1,0\n")
     with pytest.raises(InputError, match="duplicated planet_id"):
@@ -72,10 +74,9 @@ def test_adc_table_both_editions_and_float_ids(tmp_path):
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "out.npy"
-    with pytest.raises(RuntimeError):
-        with formats.atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), formats.atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -96,13 +97,18 @@ def test_discovery_2024_and_2025(tmp_path):
     assert edition == 2024
     # Planet 3 lacks its AIRS signal: the observation exists and reports the missing file.
     assert [(o.planet_id, o.visit, o.instrument) for o in found] == [
-        (3, 0, "AIRS-CH0"), (3, 0, "FGS1"), (20, 0, "AIRS-CH0"), (20, 0, "FGS1")
+        (3, 0, "AIRS-CH0"),
+        (3, 0, "FGS1"),
+        (20, 0, "AIRS-CH0"),
+        (20, 0, "FGS1"),
     ]
     missing = layout.missing_inputs(old, 2024, found[0])
     assert missing[0] == old / "train" / "3" / "AIRS-CH0_signal.parquet" and len(missing) == 6
 
     new = tmp_path / "2025"
-    _touch_planet(new, "test", 1103775, ["AIRS-CH0_signal_0.parquet", "AIRS-CH0_signal_1.parquet", "FGS1_signal_0.parquet"])
+    _touch_planet(
+        new, "test", 1103775, ["AIRS-CH0_signal_0.parquet", "AIRS-CH0_signal_1.parquet", "FGS1_signal_0.parquet"]
+    )
     (new / "adc_info.csv").touch()
     edition, found = layout.discover(new, ["test"], instruments=["AIRS-CH0"])
     assert edition == 2025 and [o.visit for o in found] == [0, 1]
@@ -217,7 +223,9 @@ def test_null_samples_in_a_signal_are_named(tmp_path):
 
     formats.write_signal(tmp_path / "s.parquet", np.ones((32, 32, 4), np.uint16))
     frame = pl.read_parquet(tmp_path / "s.parquet")
-    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise(pl.col("column_9")).alias("column_9"))
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise(pl.col("column_9")).alias("column_9")
+    )
     assert frame.schema["column_9"] == pl.UInt16
     frame.write_parquet(tmp_path / "nulls.parquet")
     with pytest.raises(InputError) as err:
@@ -242,7 +250,10 @@ def test_axis_info_interior_nan_is_named_not_counted(tmp_path):
     formats.write_axis_info(tmp_path / "axis_info.parquet", columns, n_rows=400)
     read = formats.read_axis_info(tmp_path / "axis_info.parquet")
     assert {name: values.size for name, values in read.items()} == {
-        "AIRS-CH0-axis0-h": 8, formats.AXIS_WAVELENGTH: 356, formats.AXIS_INTEGRATION: 8, "FGS1-axis0-h": 16
+        "AIRS-CH0-axis0-h": 8,
+        formats.AXIS_WAVELENGTH: 356,
+        formats.AXIS_INTEGRATION: 8,
+        "FGS1-axis0-h": 16,
     }
     columns["FGS1-axis0-h"][5] = np.nan
     formats.write_axis_info(tmp_path / "bad.parquet", columns, n_rows=400)
@@ -259,7 +270,9 @@ def test_axis_info_columns_by_name(tmp_path):
 
     columns = {name: np.pad(v, (0, 400 - v.size), constant_values=np.nan) for name, v in _axis().items()}
     pd.DataFrame(dict(reversed(list(columns.items())))).to_parquet(tmp_path / "reordered.parquet", index=False)
-    np.testing.assert_array_equal(formats.read_axis_info(tmp_path / "reordered.parquet")["FGS1-axis0-h"], np.arange(16.0))
+    np.testing.assert_array_equal(
+        formats.read_axis_info(tmp_path / "reordered.parquet")["FGS1-axis0-h"], np.arange(16.0)
+    )
     renamed = {("FGS1-axis0-h " if name == "FGS1-axis0-h" else name): v for name, v in columns.items()}
     pd.DataFrame(renamed).to_parquet(tmp_path / "spaces.parquet", index=False)
     with pytest.raises(InputError, match=r"found column 'FGS1-axis0-h ' \(position 3\) with stray spaces$"):
@@ -272,10 +285,25 @@ ADC_HEADER = "planet_id,FGS1_adc_offset,FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS-C
 @pytest.mark.parametrize(
     "header, row, instrument, found",
     [
-        (ADC_HEADER, "1,-343.3,0.83,-778.9,-0.92,1", AIRS, "expected a finite positive AIRS-CH0_adc_gain for planet 1, found -0.92"),
+        (
+            ADC_HEADER,
+            "1,-343.3,0.83,-778.9,-0.92,1",
+            AIRS,
+            "expected a finite positive AIRS-CH0_adc_gain for planet 1, found -0.92",
+        ),
         # gain and offset swapped
-        (ADC_HEADER, "1,0.83,-343.3,-778.9,0.92,1", FGS1, "expected a finite positive FGS1_adc_gain for planet 1, found -343.3"),
-        (ADC_HEADER, "1,-343.3,inf,-778.9,0.92,1", FGS1, "expected a finite positive FGS1_adc_gain for planet 1, found inf"),
+        (
+            ADC_HEADER,
+            "1,0.83,-343.3,-778.9,0.92,1",
+            FGS1,
+            "expected a finite positive FGS1_adc_gain for planet 1, found -343.3",
+        ),
+        (
+            ADC_HEADER,
+            "1,-343.3,inf,-778.9,0.92,1",
+            FGS1,
+            "expected a finite positive FGS1_adc_gain for planet 1, found inf",
+        ),
     ],
 )
 def test_adc_gain_must_be_positive(tmp_path, header, row, instrument, found):
@@ -288,10 +316,14 @@ def test_adc_gain_must_be_positive(tmp_path, header, row, instrument, found):
 @pytest.mark.parametrize(
     "header, found",
     [
-        ("planet_id,FGS1_adc_offset, FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS-CH0_adc_gain,star",
-         "found column ' FGS1_adc_gain' (position 2) with stray spaces"),
-        ("planet_id,FGS1_adc_offset,FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS_CH0_adc_gain,star",
-         "found unexpected column 'AIRS_CH0_adc_gain' (position 4)"),
+        (
+            "planet_id,FGS1_adc_offset, FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS-CH0_adc_gain,star",
+            "found column ' FGS1_adc_gain' (position 2) with stray spaces",
+        ),
+        (
+            "planet_id,FGS1_adc_offset,FGS1_adc_gain,AIRS-CH0_adc_offset,AIRS_CH0_adc_gain,star",
+            "found unexpected column 'AIRS_CH0_adc_gain' (position 4)",
+        ),
     ],
 )
 def test_adc_header_problems_are_named(tmp_path, header, found):
@@ -304,10 +336,22 @@ def test_adc_header_problems_are_named(tmp_path, header, found):
 @pytest.mark.parametrize(
     "kind, edit, found_in",
     [
-        ("dark", lambda v: v.fill(np.nan), "expected at least one pixel with a finite value in columns 39..320 (dark map)"),
-        ("flat", lambda v: v.fill(0.0), "expected at least one pixel with a finite positive value in columns 39..320 (flat map)"),
+        (
+            "dark",
+            lambda v: v.fill(np.nan),
+            "expected at least one pixel with a finite value in columns 39..320 (dark map)",
+        ),
+        (
+            "flat",
+            lambda v: v.fill(0.0),
+            "expected at least one pixel with a finite positive value in columns 39..320 (flat map)",
+        ),
         # Usable pixels outside the science columns only: still no usable pixel for the observation.
-        ("flat", lambda v: v[:, 39:321].fill(-1.0), "expected at least one pixel with a finite positive value in columns 39..320 (flat map)"),
+        (
+            "flat",
+            lambda v: v[:, 39:321].fill(-1.0),
+            "expected at least one pixel with a finite positive value in columns 39..320 (flat map)",
+        ),
     ],
 )
 def test_map_without_a_usable_pixel_is_rejected(tmp_path, kind, edit, found_in):
@@ -395,8 +439,15 @@ def test_command_line_values_take_the_yaml_types():
 
     cfg = default_config()
     given = parse_config(
-        ["keep_intermediates=true", "airs_columns=[39,300]", "stages={mask: false}", "planets=[785834, 12]",
-         "data_dir=/data/2024", "mode=fused", "simulation={edition: 2025}"]
+        [
+            "keep_intermediates=true",
+            "airs_columns=[39,300]",
+            "stages={mask: false}",
+            "planets=[785834, 12]",
+            "data_dir=/data/2024",
+            "mode=fused",
+            "simulation={edition: 2025}",
+        ]
     )
     assert given["keep_intermediates"] == "true" and given["airs_columns"] == ["39", "300"]  # what Snakemake hands over
     for key, value in given.items():
@@ -437,7 +488,10 @@ def test_planets_in_none_of_the_splits_stop_the_run():
     config.unknown_planets({1}, {1, 2}, ["train"], "data")
     with pytest.raises(InputError) as err:
         config.unknown_planets({1, 785843, 99}, {1, 2}, ["train", "test"], "data")
-    assert str(err.value) == "data: expected every requested planet in the splits ['train', 'test'], found no planet folder for 99, 785843"
+    assert (
+        str(err.value)
+        == "data: expected every requested planet in the splits ['train', 'test'], found no planet folder for 99, 785843"
+    )
 
 
 # --------------------------------------------------------------------------- write errors in words
@@ -447,10 +501,9 @@ def test_a_write_error_names_the_file_and_the_cause(tmp_path):
     import errno
 
     target = tmp_path / "out" / "cube.npy"
-    with pytest.raises(formats.FileError) as err:
-        with formats.atomic_path(target) as tmp:
-            tmp.write_bytes(b"partial")
-            raise OSError(errno.ENOSPC, "fwrite failed")
+    with pytest.raises(formats.FileError) as err, formats.atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "fwrite failed")
     assert str(err.value) == f"{target}: cannot write: No space left on device"
     assert err.value.errno == errno.ENOSPC
     assert list((tmp_path / "out").iterdir()) == []
@@ -478,7 +531,9 @@ def test_unexpected_errors_are_described_with_their_file():
 
     from arielcal import failures
 
-    assert failures.describe(PermissionError(errno.EACCES, "x", "/r/dark.parquet")) == "/r/dark.parquet: Permission denied"
+    assert (
+        failures.describe(PermissionError(errno.EACCES, "x", "/r/dark.parquet")) == "/r/dark.parquet: Permission denied"
+    )
     assert failures.describe(OSError(errno.EIO, "x")) == "OSError: Input/output error"
     assert failures.describe(ValueError("bad")) == "ValueError: bad"
 
@@ -489,17 +544,22 @@ def test_a_real_full_disk(tmp_path):
 
     full = tmp_path / "full"
     full.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(full)], capture_output=True, timeout=30).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(full)], capture_output=True, timeout=30
+    ).returncode:
         pytest.skip("cannot mount a tmpfs")
     try:
         # numpy's short write ("N requested and M written", no errno), said in words from the free space
         with pytest.raises(
-            formats.FileError, match=r"big.npy: cannot write: No space left on device \(100000 requested and \d+ written\)$"
+            formats.FileError,
+            match=r"big.npy: cannot write: No space left on device \(100000 requested and \d+ written\)$",
         ):
             formats.save_npy(full / "big.npy", np.zeros(100_000))
-        with pytest.raises(formats.FileError, match=r"stack.npy: cannot write: No space left on device$"):
-            with formats.npy_writer(full / "stack.npy", (100_000,), np.float32) as out:
-                out[:] = 1.0
+        with (
+            pytest.raises(formats.FileError, match=r"stack.npy: cannot write: No space left on device$"),
+            formats.npy_writer(full / "stack.npy", (100_000,), np.float32) as out,
+        ):
+            out[:] = 1.0
         assert list(full.iterdir()) == []
     finally:
         subprocess.run(["umount", str(full)], timeout=30)
@@ -513,7 +573,9 @@ def test_dataset_wide_layout_defects_stop_the_run_but_one_bad_observation_does_n
         for kind in layout.CALIBRATION_MAPS:
             rows = 192 if kind == "linear_corr" else 32
             values = np.zeros((rows, 32), bool) if kind == "dead" else np.ones((rows, 32))
-            formats.write_calibration(layout.calibration_file(tmp_path, 2024, "train", obs.planet_id, 0, "FGS1", kind), values)
+            formats.write_calibration(
+                layout.calibration_file(tmp_path, 2024, "train", obs.planet_id, 0, "FGS1", kind), values
+            )
     flat = {p: layout.calibration_file(tmp_path, 2024, "train", p, 0, "FGS1", "flat") for p in (1, 2, 3)}
     preflight.check_layouts(tmp_path, 2024, observations)
     formats.write_calibration(flat[1], np.ones((33, 32)))
@@ -525,7 +587,10 @@ def test_dataset_wide_layout_defects_stop_the_run_but_one_bad_observation_does_n
     formats.write_calibration(flat[3], np.ones((33, 32)))
     with pytest.raises(InputError) as err:
         preflight.check_layouts(tmp_path, 2024, observations)
-    assert str(err.value) == f"{flat[1]}: expected 32 rows (FGS1 flat), found 33 rows (and so does the last of its 3 observations)"
+    assert (
+        str(err.value)
+        == f"{flat[1]}: expected 32 rows (FGS1 flat), found 33 rows (and so does the last of its 3 observations)"
+    )
     with pytest.raises(InputError, match=r"found 33 rows$"):
         preflight.check_layouts(tmp_path, 2024, observations[:1])
 
@@ -534,7 +599,10 @@ def test_axis_info_lengths_and_binning_against_the_frames(tmp_path):
     from arielcal import preflight
 
     formats.write_axis_info(tmp_path / "axis_info.parquet", _axis(n_airs=8, n_fgs1=16), n_rows=400)
-    assert preflight.check_dataset(tmp_path, ["AIRS-CH0", "FGS1"], {"AIRS-CH0": 4, "FGS1": 8}) == {"AIRS-CH0": 8, "FGS1": 16}
+    assert preflight.check_dataset(tmp_path, ["AIRS-CH0", "FGS1"], {"AIRS-CH0": 4, "FGS1": 8}) == {
+        "AIRS-CH0": 8,
+        "FGS1": 16,
+    }
     with pytest.raises(InputError) as err:
         preflight.check_dataset(tmp_path, ["FGS1"], {"AIRS-CH0": 4, "FGS1": 9})
     assert str(err.value) == (
@@ -545,7 +613,10 @@ def test_axis_info_lengths_and_binning_against_the_frames(tmp_path):
     columns = _axis(n_airs=8, n_fgs1=16)
     columns[formats.AXIS_INTEGRATION] = columns[formats.AXIS_INTEGRATION][:6]
     formats.write_axis_info(tmp_path / "axis_info.parquet", columns, n_rows=400)
-    with pytest.raises(InputError, match=r"expected as many 'AIRS-CH0-integration_time' values as 'AIRS-CH0-axis0-h' time stamps \(8\), found 6$"):
+    with pytest.raises(
+        InputError,
+        match=r"expected as many 'AIRS-CH0-integration_time' values as 'AIRS-CH0-axis0-h' time stamps \(8\), found 6$",
+    ):
         preflight.check_dataset(tmp_path, ["AIRS-CH0"], None)
 
 

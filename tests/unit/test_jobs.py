@@ -24,7 +24,9 @@ def _job(tmp_path, name, **params):
 
 def test_script_sees_the_job_as_snakemake(tmp_path):
     script = tmp_path / "probe.py"
-    script.write_text("from pathlib import Path\nPath(snakemake.log[0]).write_text(snakemake.rule + str(snakemake.params.n))\n")
+    script.write_text(
+        "from pathlib import Path\nPath(snakemake.log[0]).write_text(snakemake.rule + str(snakemake.params.n))\n"
+    )
     jobs.run_script(script, _job(tmp_path, "1", n=7))
     assert (tmp_path / "1.log").read_text() == "probe7"
 

@@ -55,7 +55,9 @@ def test_depth_is_rp_over_rs_squared_under_limb_darkening_not_the_mean_deficit()
     grid = T[:, None] + ((np.arange(7) + 0.5) / 7 - 0.5)[None, :] * WIDTH
     z = chord_distance(grid, GEOMETRY["t0"], GEOMETRY["speed"], GEOMETRY["impact"])
     flux = np.stack([1e6 * (1 - quadratic_deficit(r, z, 0.3, 0.2).mean(axis=1)) for r in radii], axis=1)
-    result = channels.channel_depths((T, flux, flux.copy(), WIDTH), _geometry(), np.zeros((T.size, 0)), 0, lambda g: (u1, u2))
+    result = channels.channel_depths(
+        (T, flux, flux.copy(), WIDTH), _geometry(), np.zeros((T.size, 0)), 0, lambda g: (u1, u2)
+    )
     np.testing.assert_allclose(result.depth, radii**2, rtol=5e-3)
     t1, t2, t3, t4 = contacts_of(*GEOMETRY.values())
     bottom = (t2 < T) & (t3 > T)

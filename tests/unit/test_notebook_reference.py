@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from notebook_reference import notebook_calibrate  # noqa: E402
+from notebook_reference import notebook_calibrate
 
 GAIN, OFFSET = 0.5, -10.0
 DT = np.array([0.1, 4.6, 0.1, 4.6])
@@ -164,5 +164,5 @@ def test_inputs_untouched():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         notebook_calibrate(raw, GAIN, OFFSET, dark, dead, flat, lin, DT, crop=(1, 3), binning=2, do_nl=True)
-    for before, after in zip(copies, (raw, dark, dead, flat, lin, DT)):
+    for before, after in zip(copies, (raw, dark, dead, flat, lin, DT), strict=True):
         np.testing.assert_array_equal(before, after)

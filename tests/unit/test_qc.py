@@ -10,8 +10,14 @@ from arielcal import qc
 
 def _row(planet, instrument, pixels, excluded, t1, depth, noise):
     return {
-        "planet_id": str(planet), "visit": "0", "instrument": instrument, "pixels": str(pixels),
-        "excluded": str(excluded), "t1_h": str(t1), "white_depth_ppm": str(depth), "white_noise_ratio": str(noise),
+        "planet_id": str(planet),
+        "visit": "0",
+        "instrument": instrument,
+        "pixels": str(pixels),
+        "excluded": str(excluded),
+        "t1_h": str(t1),
+        "white_depth_ppm": str(depth),
+        "white_noise_ratio": str(noise),
     }
 
 
@@ -55,10 +61,21 @@ def _view():
     window = {"t1_h": 1.0, "t2_h": 1.2, "t3_h": 2.8, "t4_h": 3.0}
     fit = {"white_depth": 0.01, "white_sigma": 1e-4, "white_noise_ratio": 1.0}
     obs = qc.ObservationView(
-        instrument="AIRS-CH0", raw_frame=rng.normal(size=(6, 10)), median_image=np.ones((6, 4)), dq=np.zeros((6, 4), np.uint32),
-        columns=(3, 7), dq_counts={}, excluded=np.zeros((6, 4), bool), aperture_rows=[1, 4], background_outside=[1, 5],
-        time_h=time_h, white=np.stack([flux.sum(1), np.full(40, 4.0)]), spectral_flux=flux, wavelength_um=wavelength,
-        white_channels=4, fit=fit,
+        instrument="AIRS-CH0",
+        raw_frame=rng.normal(size=(6, 10)),
+        median_image=np.ones((6, 4)),
+        dq=np.zeros((6, 4), np.uint32),
+        columns=(3, 7),
+        dq_counts={},
+        excluded=np.zeros((6, 4), bool),
+        aperture_rows=[1, 4],
+        background_outside=[1, 5],
+        time_h=time_h,
+        white=np.stack([flux.sum(1), np.full(40, 4.0)]),
+        spectral_flux=flux,
+        wavelength_um=wavelength,
+        white_channels=4,
+        fit=fit,
     )
     depths = {"wavelength_um": wavelength, "depth": np.array([0.01, 0.02, 0.03, 0.04]), "sigma": np.full(4, 1e-3)}
     return qc.VisitView("train planet 1 visit 0", [obs], window, depths), flux, time_h, wavelength

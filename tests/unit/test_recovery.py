@@ -43,8 +43,16 @@ def test_truth_is_taken_by_label_and_z_is_residual_over_sigma():
     np.testing.assert_allclose(summary["max_contact_error_min"], [6.0] * 6)
     # ADC 2024 score: the truth 0.011, 0.010, 0.011 under N(depth, sigma), between the naive N(0.0105, 0.0005) and perfect N(truth, 1e-5).
     gll = lambda x, m, s: -0.5 * np.log(2 * np.pi) - np.log(s) - 0.5 * ((x - m) / s) ** 2  # noqa: E731
-    truth_values, depth, sigma = np.array([0.011, 0.010, 0.011]), np.array([0.012, 0.010, 0.011]), np.array([0.001, 0.002, 0.001])
-    pred, naive, perfect = gll(truth_values, depth, sigma).sum(), gll(truth_values, 0.0105, 0.0005).sum(), gll(truth_values, truth_values, 1e-5).sum()
+    truth_values, depth, sigma = (
+        np.array([0.011, 0.010, 0.011]),
+        np.array([0.012, 0.010, 0.011]),
+        np.array([0.001, 0.002, 0.001]),
+    )
+    pred, naive, perfect = (
+        gll(truth_values, depth, sigma).sum(),
+        gll(truth_values, 0.0105, 0.0005).sum(),
+        gll(truth_values, truth_values, 1e-5).sum(),
+    )
     assert summary["gll_score"][2] == pytest.approx((pred - naive) / (perfect - naive), rel=1e-12)
 
 
@@ -61,11 +69,25 @@ def test_observation_row_counts_and_window():
     white = np.array([[100.0, 100.0, 100.0], [4.0, 4.0, 4.0]])
     transit = {
         "window": {"t1_h": 1.0, "t2_h": 1.2, "t3_h": 2.8, "t4_h": 3.0},
-        "instruments": {"AIRS-CH0": {"white_depth": 0.01, "fit_snr": 30.0, "white_noise_ratio": 1.1, "in_transit_bins": 4, "out_of_transit_bins": 6}},
+        "instruments": {
+            "AIRS-CH0": {
+                "white_depth": 0.01,
+                "fit_snr": 30.0,
+                "white_noise_ratio": 1.1,
+                "in_transit_bins": 4,
+                "out_of_transit_bins": 6,
+            }
+        },
     }
     row = qc.observation_row(["train", "7", "0", "AIRS-CH0"], meta, white, transit)
     assert list(row) == list(qc.OBSERVATION_COLUMNS)
-    assert row["pixels"] == 282 * 32 and row["excluded"] == 12 and row["dead"] == 3 and row["hot"] == 9 and row["saturated"] == 0
+    assert (
+        row["pixels"] == 282 * 32
+        and row["excluded"] == 12
+        and row["dead"] == 3
+        and row["hot"] == 9
+        and row["saturated"] == 0
+    )
     assert row["t4_h"] == 3.0 and row["white_depth_ppm"] == 10_000.0 and row["white_ppm_per_bin"] == 2e4
 
 
@@ -73,7 +95,10 @@ def test_observation_row_of_a_visit_without_a_window():
     """No transit window: transit.json keeps only the bin counts; the row has NaN, not a KeyError."""
     meta = {"shape": [10, 282, 32], "excluded_pixels": 0, "dq_counts": {"JUMP_DET": 2}}
     white = np.array([[100.0, 100.0], [4.0, 4.0]])
-    transit = {"window": None, "instruments": {"FGS1": {"in_transit_bins": 0, "out_of_transit_bins": 0, "margin_h": 0.1}}}
+    transit = {
+        "window": None,
+        "instruments": {"FGS1": {"in_transit_bins": 0, "out_of_transit_bins": 0, "margin_h": 0.1}},
+    }
     row = qc.observation_row(["test", "7", "0", "FGS1"], meta, white, transit)
     assert np.isnan(row["t1_h"]) and np.isnan(row["white_depth_ppm"]) and np.isnan(row["white_snr"])
     assert row["in_bins"] == 0 and row["jump_det"] == 2
@@ -199,7 +224,9 @@ def test_depths_of_a_visit_without_a_window_read_as_numbers(tmp_path):
     window was not found) must not come back as strings (recovery's medians then fail)."""
     from arielcal import formats, science, science_io
 
-    assert set(science.DEPTH_COLUMNS) - {"instrument", "channel", "detector_column", "label"} == set(science_io.DEPTH_FLOATS)
+    assert set(science.DEPTH_COLUMNS) - {"instrument", "channel", "detector_column", "label"} == set(
+        science_io.DEPTH_FLOATS
+    )
     columns = {name: [float("nan"), float("nan")] for name in science.DEPTH_COLUMNS}  # written as "nan"
     columns.update(instrument=["FGS1", "AIRS-CH0"], channel=[0, 0], detector_column=[-1, 320], label=[1, 2])
     formats.write_csv(tmp_path / "depths.csv", columns)

@@ -141,7 +141,9 @@ def test_window_detection_with_noise_stays_within_a_bin():
     time, flux, width = synthetic()
     rng = np.random.default_rng(3)
     sigma = 1e6 * 3e-4
-    window = science.detect_window(time, flux + rng.normal(0, sigma, flux.size), np.full(flux.size, sigma**2), width=width)
+    window = science.detect_window(
+        time, flux + rng.normal(0, sigma, flux.size), np.full(flux.size, sigma**2), width=width
+    )
     assert np.max(np.abs(np.subtract(window.contacts, CONTACTS))) < width
 
 
@@ -178,7 +180,9 @@ def test_depth_sigma_is_the_first_order_propagation():
 
 
 def test_depth_without_in_transit_bins_is_nan():
-    result = science.transit_depth(np.arange(4.0), np.ones((4, 2)), np.ones((4, 2)), np.zeros(4, bool), np.ones(4, bool))
+    result = science.transit_depth(
+        np.arange(4.0), np.ones((4, 2)), np.ones((4, 2)), np.zeros(4, bool), np.ones(4, bool)
+    )
     assert np.isnan(result.depth).all() and np.isnan(result.sigma).all()
     with pytest.raises(ValueError, match="overlap"):
         science.transit_depth(np.arange(4.0), np.ones(4), np.ones(4), np.ones(4, bool), np.ones(4, bool))
@@ -249,7 +253,9 @@ def test_binned_trapezoid_is_the_exact_bin_average():
     # By hand, unit bins: half the ingress ramp, the flat bottom, half the egress, the first half of the ingress.
     hand = science.binned_trapezoid(np.array([1.0, 2.0, 3.0, 0.5]), (0.5, 1.5, 2.5, 3.5), 1.0)
     np.testing.assert_allclose(hand, [0.5, 1.0, 0.5, 0.125], rtol=0, atol=1e-15)
-    assert np.array_equal(science.binned_trapezoid(np.array([0.0, 2.0]), CONTACTS, 0.0), science.trapezoid(np.array([0.0, 2.0]), CONTACTS))
+    assert np.array_equal(
+        science.binned_trapezoid(np.array([0.0, 2.0]), CONTACTS, 0.0), science.trapezoid(np.array([0.0, 2.0]), CONTACTS)
+    )
 
 
 def test_time_median_equals_nanmedian_bit_for_bit_and_is_nan_for_empty_pixels():

@@ -12,7 +12,10 @@ def test_fixed_signature_is_what_snakemake_reads():
 
     snakemake_shim.fixed_signature(inputs)
     assert snakemake_shim.overwrite_function_params is not None, "snakemake.common.overwrite_function_params is gone"
-    assert set(get_input_function_aux_params(inputs, {"wildcards": 1, "attempt": 2, "threads": 3})) == {"wildcards", "attempt"}
+    assert set(get_input_function_aux_params(inputs, {"wildcards": 1, "attempt": 2, "threads": 3})) == {
+        "wildcards",
+        "attempt",
+    }
 
 
 def test_drop_benchmark_clears_what_rule_benchmark_returns():

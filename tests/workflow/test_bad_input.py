@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_FRAMES, Workflow, default_config, merged
 
 from arielcal import formats, layout, simulate
 from arielcal.dq import DQ
 from arielcal.instruments import AIRS, FGS1
-from conftest import TINY_FRAMES, Workflow, default_config, merged
 
 pytestmark = pytest.mark.workflow
 
@@ -130,10 +130,19 @@ FAILURES = {
         "AIRS-CH0_signal.parquet: expected 11392 columns column_0..column_11391 (32 x 356 AIRS-CH0 pixels, "
         "in this order), found column 'column_101' at position 100, where 'column_100' belongs",
     ),
-    (18, "FGS1"): ("reject", "FGS1_signal.parquet: expected an existing file, found a directory (this path is a directory"),
-    (19, "AIRS-CH0"): ("reject", "expected a planet folder named {id} (its integer id, no leading zeros), found '0{id}'"),
+    (18, "FGS1"): (
+        "reject",
+        "FGS1_signal.parquet: expected an existing file, found a directory (this path is a directory",
+    ),
+    (19, "AIRS-CH0"): (
+        "reject",
+        "expected a planet folder named {id} (its integer id, no leading zeros), found '0{id}'",
+    ),
     (19, "FGS1"): ("reject", "expected a planet folder named {id} (its integer id, no leading zeros), found '0{id}'"),
-    (10, "FGS1"): ("mask", "dead.parquet: expected at least one live pixel in the dead map, found every pixel flagged dead"),
+    (10, "FGS1"): (
+        "mask",
+        "dead.parquet: expected at least one live pixel in the dead map, found every pixel flagged dead",
+    ),
     (13, "AIRS-CH0"): (
         "dark",
         "axis_info.parquet: expected 60 AIRS-CH0 integration times (one per raw frame), found 120",
@@ -326,16 +335,30 @@ AXIS = "axis_info.parquet: expected "
 DATASET_PROBLEMS = {
     "missing": ({}, "expected a competition data directory, found no such directory"),
     "empty": ({}, "expected train_adc_info.csv / test_adc_info.csv (2024) or adc_info.csv (2025), found neither"),
-    "empty_split": ({"splits": ["train", "test"]}, "test: expected planet folders named by their integer id, found none"),
+    "empty_split": (
+        {"splits": ["train", "test"]},
+        "test: expected planet folders named by their integer id, found none",
+    ),
     "zip": ({}, "data.zip: expected a competition data directory, found a zip archive: extract it"),
-    "axis_nan": ({}, AXIS + "finite values in column 'FGS1-axis0-h' followed only by null padding, "
-                 "found 1 interior NaN/null value(s) among its 1440 values, first at row 7"),
-    "axis_column": ({}, AXIS + "the columns AIRS-CH0-axis0-h, AIRS-CH0-axis2-um, AIRS-CH0-integration_time, "
-                    "FGS1-axis0-h, found unexpected column 'AIRS-CH0-integration-time' (position 2)"),
-    "binning": ({"binning": {"FGS1": 1000}}, AXIS + "at least binning.FGS1 = 1000 CDS frames per observation, "
-                "found 720 CDS frames (1440 FGS1 raw frames)"),
+    "axis_nan": (
+        {},
+        AXIS + "finite values in column 'FGS1-axis0-h' followed only by null padding, "
+        "found 1 interior NaN/null value(s) among its 1440 values, first at row 7",
+    ),
+    "axis_column": (
+        {},
+        AXIS + "the columns AIRS-CH0-axis0-h, AIRS-CH0-axis2-um, AIRS-CH0-integration_time, "
+        "FGS1-axis0-h, found unexpected column 'AIRS-CH0-integration-time' (position 2)",
+    ),
+    "binning": (
+        {"binning": {"FGS1": 1000}},
+        AXIS + "at least binning.FGS1 = 1000 CDS frames per observation, found 720 CDS frames (1440 FGS1 raw frames)",
+    ),
     "map_shape": ({}, "flat.parquet: expected 32 rows (FGS1 flat), found 33 rows"),
-    "planet_typo": ({"planets": "typo"}, "expected every requested planet in the splits ['train'], found no planet folder for 12345"),
+    "planet_typo": (
+        {"planets": "typo"},
+        "expected every requested planet in the splits ['train'], found no planet folder for 12345",
+    ),
     "float_columns": ({"airs_columns": [39.0, 321.0]}, "config key 'airs_columns.0': 39.0 is not of type 'integer'"),
 }
 # Dataset problems that reject every observation (each with its reason) rather than stop the run.
@@ -406,13 +429,19 @@ def test_dataset_level_problems_reject_every_observation(one_planet, tmp_path, s
 
 
 def test_command_line_values_take_yaml_types(tmp_path):
-    wf = Workflow(tmp_path / "run", merged(default_config(), {"simulation": {**TINY_FRAMES, "train_planets": 1, "test_planets": 0}}))
+    wf = Workflow(
+        tmp_path / "run",
+        merged(default_config(), {"simulation": {**TINY_FRAMES, "train_planets": 1, "test_planets": 0}}),
+    )
     planned = wf.planned("--config", "keep_intermediates=true", "airs_columns=[39,300]", "stages={flat: false}")
     assert "flat" not in planned and planned["adc"] == 2
 
 
 def test_binning_larger_than_the_simulated_observations_stops_the_run(tmp_path):
-    wf = Workflow(tmp_path / "run", merged(default_config(), {"simulation": {**TINY_FRAMES, "train_planets": 1, "test_planets": 0}}))
+    wf = Workflow(
+        tmp_path / "run",
+        merged(default_config(), {"simulation": {**TINY_FRAMES, "train_planets": 1, "test_planets": 0}}),
+    )
     done = wf.run("-n", "--config", "binning={FGS1: 5000}", check=False)
     assert done.returncode != 0
     assert (

@@ -31,7 +31,9 @@ def clean(tmp_path_factory):
     same run to Snakemake."""
     work = tmp_path_factory.mktemp("stack_clean")
     ids = _dataset(work / "data", n_planets=N_PLANETS)
-    cfg = merged(default_config(), {"data_dir": "data", "splits": ["train"], "mode": "fused", "science": {"extract": False}})
+    cfg = merged(
+        default_config(), {"data_dir": "data", "splits": ["train"], "mode": "fused", "science": {"extract": False}}
+    )
     wf = Workflow(work, cfg)
     wf.run()
     return ids, wf

@@ -70,9 +70,7 @@ def job_stats(output: str) -> Counter:
     if "Job stats:" not in output:
         return Counter()
     table = output.split("Job stats:", 1)[1].split("total", 1)[0]
-    return Counter(
-        {w[0]: int(w[1]) for w in map(str.split, table.splitlines()) if len(w) == 2 and w[1].isdigit()}
-    )
+    return Counter({w[0]: int(w[1]) for w in map(str.split, table.splitlines()) if len(w) == 2 and w[1].isdigit()})
 
 
 def finished_jobs(output: str) -> Counter:
@@ -172,7 +170,9 @@ def killed(tmp_path_factory) -> KilledRun:
     """The default workflow (simulation included), SIGKILLed with all its jobs once an observation
     product is finished, at an instant when a job has written all its outputs but Snakemake has
     not recorded it: a pristine snapshot that each test copies."""
-    wf = Workflow(tmp_path_factory.mktemp("killed") / "wf", merged(default_config(), {**BASE, "simulation": SIMULATION}))
+    wf = Workflow(
+        tmp_path_factory.mktemp("killed") / "wf", merged(default_config(), {**BASE, "simulation": SIMULATION})
+    )
     log = wf.workdir.parent / "killed-run.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen(
@@ -187,11 +187,15 @@ def killed(tmp_path_factory) -> KilledRun:
         deadline = time.monotonic() + KILL_TIMEOUT_S
         while True:
             output = log.read_text()
-            if finished_jobs(output)["product"] and (caught := _job_in_completion_window(wf.workdir, output)):
-                # Still not recorded? (The outputs were checked after the log was read.)
-                if f"Finished jobid: {caught[0]} " not in log.read_text():
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    break
+            # Kill only while the caught job is still not recorded (its outputs were checked after
+            # the log was read).
+            if (
+                finished_jobs(output)["product"]
+                and (caught := _job_in_completion_window(wf.workdir, output))
+                and f"Finished jobid: {caught[0]} " not in log.read_text()
+            ):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
             if proc.poll() is not None:
                 pytest.fail(f"the run ended (rc {proc.returncode}) before the kill:\n{output[-4000:]}")
             if time.monotonic() > deadline:

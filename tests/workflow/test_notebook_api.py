@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import TINY_FRAMES, Workflow, default_config, merged
 
 import arielcal
-from conftest import TINY_FRAMES, default_config, merged, Workflow
 
 
 def npy_bytes(array):
@@ -22,13 +22,29 @@ def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
     data = root / "data"
     subprocess.run(
-        [sys.executable, "-m", "arielcal.simulate", "--out", str(data), "--train-planets", "2", "--test-planets", "0",
-         "--airs-frames", str(TINY_FRAMES["airs_frames"]), "--fgs1-frames", str(TINY_FRAMES["fgs1_frames"])],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "arielcal.simulate",
+            "--out",
+            str(data),
+            "--train-planets",
+            "2",
+            "--test-planets",
+            "0",
+            "--airs-frames",
+            str(TINY_FRAMES["airs_frames"]),
+            "--fgs1-frames",
+            str(TINY_FRAMES["fgs1_frames"]),
+        ],
+        check=True,
+        capture_output=True,
     )
     runs = {}
     for mode in ("staged", "fused"):
-        config = merged(default_config(), {"data_dir": str(data), "mode": mode, "splits": ["train"], "science": {"extract": False}})
+        config = merged(
+            default_config(), {"data_dir": str(data), "mode": mode, "splits": ["train"], "science": {"extract": False}}
+        )
         wf = Workflow(root / mode, config)
         wf.run()
         runs[mode] = wf
@@ -46,7 +62,11 @@ def test_calibrate_observation_equals_the_workflow_product_byte_for_byte(dataset
             product = arielcal.calibrate_observation(data, int(planet), instrument)
             directory = results / planet / "0" / instrument
             for name in ("calibrated", "dq", "nvalid"):
-                assert npy_bytes(getattr(product, name)) == (directory / f"{name}.npy").read_bytes(), (planet, instrument, name)
+                assert npy_bytes(getattr(product, name)) == (directory / f"{name}.npy").read_bytes(), (
+                    planet,
+                    instrument,
+                    name,
+                )
             written = arielcal.open_product(directory)
             for key in ("axes", "shape", "columns", "wavelength_um", "time_h", "dq_counts", "excluded_pixels"):
                 assert product.meta[key] == written.meta[key], key

@@ -8,23 +8,45 @@ import venv
 
 import numpy as np
 import pytest
+from conftest import REPO, TINY_FRAMES
 
 import arielcal
-from conftest import REPO, TINY_FRAMES
 
 pytestmark = pytest.mark.workflow
 
 
 def test_wheels_install_without_an_index_and_the_api_gives_the_same_bytes(tmp_path):
     wheels, env, data = tmp_path / "wheels", tmp_path / "venv", tmp_path / "data"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(REPO)], check=True, timeout=900)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(REPO)],
+        check=True,
+        timeout=900,
+    )
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels), "arielcal"], check=True, timeout=900)
     subprocess.run(
-        [sys.executable, "-m", "arielcal.simulate", "--out", str(data), "--train-planets", "1", "--test-planets", "0",
-         "--airs-frames", str(TINY_FRAMES["airs_frames"]), "--fgs1-frames", str(TINY_FRAMES["fgs1_frames"])],
-        check=True, capture_output=True,
+        [python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheels), "arielcal"],
+        check=True,
+        timeout=900,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "arielcal.simulate",
+            "--out",
+            str(data),
+            "--train-planets",
+            "1",
+            "--test-planets",
+            "0",
+            "--airs-frames",
+            str(TINY_FRAMES["airs_frames"]),
+            "--fgs1-frames",
+            str(TINY_FRAMES["fgs1_frames"]),
+        ],
+        check=True,
+        capture_output=True,
     )
     planet = next(p.name for p in (data / "train").iterdir() if p.is_dir())
     script = (
@@ -33,7 +55,9 @@ def test_wheels_install_without_an_index_and_the_api_gives_the_same_bytes(tmp_pa
         f"p = arielcal.calibrate_observation({str(data)!r}, {planet}, 'AIRS-CH0')\n"
         "buffer = io.BytesIO(); np.save(buffer, p.calibrated); sys.stdout.buffer.write(buffer.getvalue())\n"
     )
-    installed = subprocess.run([python, "-c", script], check=True, capture_output=True, cwd=tmp_path, timeout=600).stdout
+    installed = subprocess.run(
+        [python, "-c", script], check=True, capture_output=True, cwd=tmp_path, timeout=600
+    ).stdout
     here = io.BytesIO()
     np.save(here, arielcal.calibrate_observation(data, int(planet), "AIRS-CH0").calibrated)
     assert installed == here.getvalue()

@@ -9,13 +9,15 @@ import re
 
 import numpy as np
 import pytest
-
-from conftest import render_in_chromium, Workflow, default_config, merged, tiny_simulation
+from conftest import Workflow, default_config, merged, render_in_chromium, tiny_simulation
 
 pytestmark = pytest.mark.workflow
 
+
 def _report(tmp_path_factory, planets: int) -> tuple[Workflow, int]:
-    config = merged(default_config(), {"splits": ["train"], "simulation": tiny_simulation(train_planets=planets, test_planets=0)})
+    config = merged(
+        default_config(), {"splits": ["train"], "simulation": tiny_simulation(train_planets=planets, test_planets=0)}
+    )
     wf = Workflow(tmp_path_factory.mktemp(f"report{planets}"), config)
     wf.run("--quiet")
     wf.run("--report", str(wf.path("report.html")))

@@ -110,7 +110,13 @@ def test_variance_describes_the_scatter_of_the_calibrated_bins_per_pixel_class(s
             # Each ratio scatters by ~20 % (119 differences); the median of >= 10 by <= 8 %.
             assert 0.85 < median < 1.15, (obs, name, members.sum(), median)
             seen.add((obs.name, name))
-    assert seen == {("AIRS-CH0", "faint"), ("AIRS-CH0", "bright"), ("AIRS-CH0", "hot"), ("FGS1", "faint"), ("FGS1", "bright")}
+    assert seen == {
+        ("AIRS-CH0", "faint"),
+        ("AIRS-CH0", "bright"),
+        ("AIRS-CH0", "hot"),
+        ("FGS1", "faint"),
+        ("FGS1", "bright"),
+    }
 
 
 def test_light_curves_have_axes_and_channels(science):
@@ -124,7 +130,9 @@ def test_light_curves_have_axes_and_channels(science):
         assert len(meta["time_h"]) == N_BINS and len(meta["channels"]["label"]) == n
         table = pl.read_parquet(obs / "light_curves.parquet")
         assert table.height == N_BINS * (n + 1)
-        assert {"time_h", "channel", "detector_column", "label", "wavelength_um", "flux", "sigma", "coverage"} <= set(table.columns)
+        assert {"time_h", "channel", "detector_column", "label", "wavelength_um", "flux", "sigma", "coverage"} <= set(
+            table.columns
+        )
         np.testing.assert_allclose(table.filter(pl.col("kind") == "white")["flux"].to_numpy(), white[0])
 
 
@@ -143,7 +151,12 @@ def test_one_window_per_visit_lands_on_the_injected_contact_times(science):
         margin_h = min(fit["margin_h"] for fit in transit["instruments"].values())
         sigma_h = np.array(transit["geometry"]["sigma_contacts_h"])
         assert np.all(np.isfinite(sigma_h)) and np.all(sigma_h < 0.02), sigma_h
-        assert np.all(np.abs(detected - injected) < np.maximum(margin_h, 3 * sigma_h)), (visit, detected, injected, sigma_h)
+        assert np.all(np.abs(detected - injected) < np.maximum(margin_h, 3 * sigma_h)), (
+            visit,
+            detected,
+            injected,
+            sigma_h,
+        )
         for fit in transit["instruments"].values():
             assert fit["in_transit_bins"] > 10 and fit["out_of_transit_bins"] > 10
         depths = pl.read_csv(visit / "depths.csv", schema_overrides={"wavelength_um": pl.Float64})
@@ -187,16 +200,27 @@ def test_qc_figures_and_observation_table(science):
         table = pl.read_csv(science.path("results", split, "qc_observations.csv"))
         assert table.height == 4 and set(table["instrument"]) == {"AIRS-CH0", "FGS1"}
         for row in table.iter_rows(named=True):
-            meta = json.loads(science.path("results", split, row["planet_id"], row["visit"], row["instrument"], "meta.json").read_text())
+            meta = json.loads(
+                science.path(
+                    "results", split, row["planet_id"], row["visit"], row["instrument"], "meta.json"
+                ).read_text()
+            )
             assert row["excluded"] == meta["excluded_pixels"] and row["dead"] == meta["dq_counts"]["DEAD"]
-
 
 
 def test_html_report_renders_in_headless_chromium(science, tmp_path):
     report = science.path("report.html")
     science.run("--report", str(report))
     html = report.read_text()
-    for name in ("images.png", "white_light_curves.png", "spectral_light_curves.png", "qc_summary.png", "qc_observations.csv", "recovery.png", "recovery.csv"):
+    for name in (
+        "images.png",
+        "white_light_curves.png",
+        "spectral_light_curves.png",
+        "qc_summary.png",
+        "qc_observations.csv",
+        "recovery.png",
+        "recovery.csv",
+    ):
         assert name in html, name
     visible, pixels = render_in_chromium(report, tmp_path)
     # Rendered by the report's JavaScript (absent from the static page): the menu and the
@@ -212,7 +236,9 @@ def test_science_switch_removes_the_targets(science, tmp_path):
     assert "extract" in schema["properties"]["science"]["properties"]
     wf = Workflow(tmp_path / "off", merged(science.config, {"science": {"extract": False}}))
     out = wf.run("-n", "--quiet", "rules").stdout
-    assert not {"variance", "extract", "transit", "qc_observation", "qc_split", "recovery"} & set(out.replace(",", " ").split())
+    assert not {"variance", "extract", "transit", "qc_observation", "qc_split", "recovery"} & set(
+        out.replace(",", " ").split()
+    )
 
 
 def test_every_visits_figures_on_request(science, tmp_path):

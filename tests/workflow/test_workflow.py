@@ -46,7 +46,18 @@ def demo(tmp_path_factory) -> Workflow:
 def test_default_config_dry_run_plans_simulation_and_every_stage(make_workflow):
     jobs = make_workflow().planned()
     # 3 train + 1 test planets, two instruments each, at full size.
-    for rule in ("simulate_observation", "adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product"):
+    for rule in (
+        "simulate_observation",
+        "adc",
+        "mask",
+        "linearity",
+        "dark",
+        "cds",
+        "outliers",
+        "bin",
+        "flat",
+        "product",
+    ):
         assert jobs.get(rule) == 8, (rule, jobs)
     assert jobs["simulate_tables"] == 1 and jobs["stack"] == 4 and jobs["observations_table"] == 2
 
@@ -210,8 +221,13 @@ def test_fused_mode_gives_the_staged_products(demo, make_workflow):
         fused, staged = (np.load(root / "calibrated.npy") for root in (wf.workdir / rel, obs))
         np.testing.assert_allclose(fused, staged, rtol=1e-6, atol=0, err_msg=str(rel))
         for name in ("dq.npy", "nvalid.npy"):
-            np.testing.assert_array_equal(np.load(wf.workdir / rel / name), np.load(obs / name), err_msg=str(rel / name))
-        assert json.loads((wf.workdir / rel / "meta.json").read_text())["time_h"] == json.loads((obs / "meta.json").read_text())["time_h"]
+            np.testing.assert_array_equal(
+                np.load(wf.workdir / rel / name), np.load(obs / name), err_msg=str(rel / name)
+            )
+        assert (
+            json.loads((wf.workdir / rel / "meta.json").read_text())["time_h"]
+            == json.loads((obs / "meta.json").read_text())["time_h"]
+        )
 
 
 def test_rerun_is_a_no_op(demo):
@@ -287,7 +303,12 @@ def test_2025_products_match_the_notebook_with_each_visits_maps(flagged):
         assert dark_stage_times(meta) == pytest.approx(HAND_TIMES[instrument], abs=1e-12)
         # The recorded inputs are this visit's files, with their checksums.
         own = data / split / str(planet) / f"{instrument}_calibration_{visit}" / "dark.parquet"
-        recorded = {r["path"]: r["sha256"] for stage in meta["stages"] for r in stage["inputs"] if r["path"].endswith("dark.parquet")}
+        recorded = {
+            r["path"]: r["sha256"]
+            for stage in meta["stages"]
+            for r in stage["inputs"]
+            if r["path"].endswith("dark.parquet")
+        }
         assert recorded == {str(own): hashlib.sha256(own.read_bytes()).hexdigest()}
 
 
@@ -316,9 +337,9 @@ def test_stacks_follow_observations_csv_with_a_nan_slab(flagged):
                 np.testing.assert_array_equal(stacked[i], single)
                 assert np.isfinite(single).any()
     failed = pd.read_csv(flagged.path("results", "failed_observations.csv"))
-    assert [tuple(r) for r in failed[["split", "planet", "visit", "instrument"]].itertuples(index=False, name=None)] == [
-        ("test", flagged.missing[1], 0, "FGS1")
-    ]
+    assert [
+        tuple(r) for r in failed[["split", "planet", "visit", "instrument"]].itertuples(index=False, name=None)
+    ] == [("test", flagged.missing[1], 0, "FGS1")]
 
 
 def test_switched_off_stages_rewire_the_dag(make_workflow):
