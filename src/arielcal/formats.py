@@ -73,6 +73,16 @@ def _parquet_schema(path: Path) -> pl.Schema:
         raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
 
 
+def _parquet_rows(path: Path) -> int:
+    """Rows of a parquet file from its footer (no data read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_metadata(path).num_rows
+    except Exception as exc:
+        raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+
+
 def read_signal(
     path: str | os.PathLike,
     instrument: Instrument,
@@ -115,14 +125,10 @@ def read_signal(
 
 def check_signal_frames(path: str | os.PathLike, instrument: Instrument, frames: int) -> None:
     """The signal's frame count, from its parquet footer, against axis_info's time stamps."""
-    import pyarrow.parquet as pq
 
     path = Path(path)
     require_file(path, "an existing parquet file")
-    try:
-        found = pq.read_metadata(path).num_rows
-    except Exception as exc:
-        raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+    found = _parquet_rows(path)
     if found != frames:
         raise InputError(path, f"{frames} frames (the {instrument.name} time stamps of axis_info)", f"{found} frames")
 
@@ -223,14 +229,10 @@ def check_calibration_schema(path, schema: pl.Schema, instrument: Instrument, ki
 
 def check_calibration_layout(path: str | os.PathLike, instrument: Instrument, kind: str) -> None:
     """A map's names, dtypes and row count from its parquet footer alone (no data read)."""
-    import pyarrow.parquet as pq
 
     path = Path(path)
     _, n_rows = check_calibration_schema(path, _parquet_schema(path), instrument, kind)
-    try:
-        found = pq.read_metadata(path).num_rows
-    except Exception as exc:
-        raise InputError(path, "a readable parquet file", f"{type(exc).__name__}: {exc}") from exc
+    found = _parquet_rows(path)
     if found != n_rows:
         raise InputError(path, f"{n_rows} rows ({instrument.name} {kind})", f"{found} rows")
 
