@@ -45,6 +45,17 @@ def pytest_make_collect_report(collector):
     _fail_skip_under_ci(outcome.get_result())
 
 
+def simulate_tiny(out: Path, train_planets: int, test_planets: int = 0) -> None:
+    """A tiny dataset (TINY_FRAMES) written by the simulator's command line, as a user would."""
+    subprocess.run(
+        [sys.executable, "-m", "arielcal.simulate", "--out", str(out), "--train-planets", str(train_planets),
+         "--test-planets", str(test_planets), "--airs-frames", str(TINY_FRAMES["airs_frames"]),
+         "--fgs1-frames", str(TINY_FRAMES["fgs1_frames"])],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
 def default_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
 

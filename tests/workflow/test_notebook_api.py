@@ -1,12 +1,10 @@
 """The notebook API gives the workflow's products, to the byte, and opens what it wrote."""
 
 import io
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import TINY_FRAMES, Workflow, default_config, merged
+from conftest import TINY_FRAMES, Workflow, default_config, merged, simulate_tiny
 
 import arielcal
 
@@ -21,25 +19,7 @@ def npy_bytes(array):
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("api")
     data = root / "data"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "arielcal.simulate",
-            "--out",
-            str(data),
-            "--train-planets",
-            "2",
-            "--test-planets",
-            "0",
-            "--airs-frames",
-            str(TINY_FRAMES["airs_frames"]),
-            "--fgs1-frames",
-            str(TINY_FRAMES["fgs1_frames"]),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    simulate_tiny(data, train_planets=2)
     runs = {}
     for mode in ("staged", "fused"):
         config = merged(

@@ -8,7 +8,7 @@ import venv
 
 import numpy as np
 import pytest
-from conftest import REPO, TINY_FRAMES
+from conftest import REPO, simulate_tiny
 
 import arielcal
 
@@ -29,25 +29,7 @@ def test_wheels_install_without_an_index_and_the_api_gives_the_same_bytes(tmp_pa
         check=True,
         timeout=900,
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "arielcal.simulate",
-            "--out",
-            str(data),
-            "--train-planets",
-            "1",
-            "--test-planets",
-            "0",
-            "--airs-frames",
-            str(TINY_FRAMES["airs_frames"]),
-            "--fgs1-frames",
-            str(TINY_FRAMES["fgs1_frames"]),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    simulate_tiny(data, train_planets=1)
     planet = next(p.name for p in (data / "train").iterdir() if p.is_dir())
     script = (
         "import io, sys, numpy as np, arielcal\n"
