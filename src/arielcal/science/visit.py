@@ -128,26 +128,18 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
         trapezoid = detect_joint_window(
             [(curves[i].time, curves[i].white[0], curves[i].white[1], curves[i].width or None) for i in usable],
         )
-        start = [2 if 2 in settings.white_degrees else int(settings.white_degrees[0])] * len(usable)
-        geometry = fit_geometry(
-            [whites[i] for i in usable],
-            trapezoid.contacts,
-            start,
-            impact,
-            settings.samples,
-            tie_radius=settings.tie_radius,
-        )
-        degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
-        if degrees != start:
-            geometry = fit_geometry(
-                [whites[i] for i in usable],
-                trapezoid.contacts,
-                degrees,
-                impact,
-                settings.samples,
-                geometry,
-                settings.tie_radius,
+
+        def chord(degrees, start_at=None):
+            usable_whites = [whites[i] for i in usable]
+            return fit_geometry(
+                usable_whites, trapezoid.contacts, degrees, impact, settings.samples, start_at, settings.tie_radius
             )
+
+        start = [2 if 2 in settings.white_degrees else int(settings.white_degrees[0])] * len(usable)
+        geometry = chord(start)
+        degrees = [choose_degree(whites[i], geometry, settings.white_degrees, settings.samples) for i in usable]
+        if degrees != start:  # refit from the first chord with the baselines the BIC chose
+            geometry = chord(degrees, geometry)
         # Shape selection: the chord against the search's trapezoid (same baselines), by AIC
         # with a margin in the chord's favour.
         chord = [fit_white(whites[i], geometry, d, settings.samples) for i, d in zip(usable, degrees, strict=True)]
