@@ -51,6 +51,12 @@ atexit.register(_arielcal_bench_rss)
 """
 
 
+def snakemake_command(workdir: Path, cores: int, *args: str) -> list[str]:
+    """``python -m snakemake`` on this repository's Snakefile, in ``workdir``."""
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--cores", str(cores), *args]  # fmt: skip
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _measure import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -99,9 +100,9 @@ def simulate(root: Path, args) -> None:
             "--out",
             str(root),
             "--train-planets",
-            str(args.planets - args.planets // 4),
+            str(args.planets - max(1, args.planets // 4)),
             "--test-planets",
-            str(args.planets // 4),
+            str(max(1, args.planets // 4)),
             "--airs-frames",
             str(args.airs_frames),
             "--fgs1-frames",
@@ -118,19 +119,7 @@ def run_workflow(workdir: Path, data: Path, mode: str, extra: list[str]) -> dict
     workdir.mkdir(parents=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "SLURM_CONF": "/dev/null"}
-    cmd = [
-        PYTHON,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        "--quiet",
-        *extra,
-    ]
+    cmd = snakemake_command(workdir, 2, "--quiet", *extra)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start

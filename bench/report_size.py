@@ -28,23 +28,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from _measure import snakemake_command  # noqa: E402
 from conftest import Workflow, default_config, merged, tiny_simulation  # noqa: E402
 
 
 def run(workdir: Path, *args: str) -> float:
     started = time.perf_counter()
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_command(workdir, 2, *args)
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "SLURM_CONF": "/dev/null"})
     if done.returncode != 0:
         raise SystemExit(f"snakemake {' '.join(args)} failed:\n{done.stderr[-4000:]}")
