@@ -1,5 +1,6 @@
-"""Provenance of every meta.json: checksums of raw inputs (each file version hashed once), sizes
-of intermediates, package versions (once per process: jobs share one, arielcal.jobs)."""
+"""Provenance of every meta.json: checksums of raw inputs (each file version hashed once; large
+parquet files by their footer), sizes of intermediates, package versions (once per process: jobs
+share one, arielcal.jobs)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,16 @@ _CHECKSUMMED_SUFFIXES = (".parquet", ".csv")
 _VERSIONED = ("arielcal", "numpy", "polars", "pyarrow", "pandas", "astropy", "snakemake")
 
 
-# A full-size signal parquet takes ~0.27 s to checksum, half the time to read it: each raw file
-# is hashed once (until its size, mtime or inode change) and the digest reused by every later
-# job and run that records it. Relative to the run's working directory, as every job's cwd.
+# A full-size signal parquet (100-300 MB) takes ~0.15-0.3 s to hash, a third of a fused job, and
+# the first run hashes every one of them. Above this size a parquet file is identified by its
+# size and the sha256 of its footer instead: the schema and, for every column chunk, its offset,
+# compressed size and statistics, so an edit of the data changes it in practice (not by
+# construction, as a content hash would).
+FOOTER_DIGEST_BYTES = 16 << 20
+_PARQUET_MAGIC = b"PAR1"
+
+# Content digests are computed once per file version (size, mtime, inode) and reused by every
+# later job and run. Relative to the run's working directory, as every job's cwd.
 CHECKSUM_CACHE = Path(".snakemake") / "arielcal" / "sha256"
 
 
@@ -52,10 +60,30 @@ def cached_sha256(path: Path, cache: Path = CHECKSUM_CACHE) -> str:
     return digest
 
 
+def parquet_footer(path: Path) -> bytes | None:
+    """The serialized footer (FileMetaData) of a parquet file, or None if it has none."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size < 12:
+            return None
+        fh.seek(size - 8)
+        tail = fh.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        if tail[4:] != _PARQUET_MAGIC or length > size - 12:
+            return None
+        fh.seek(size - 8 - length)
+        return fh.read(length)
+
+
 def file_record(path: str | os.PathLike) -> dict:
     path = Path(path)
     record = {"path": str(path), "bytes": path.stat().st_size}
-    if path.suffix in _CHECKSUMMED_SUFFIXES:
+    if path.suffix not in _CHECKSUMMED_SUFFIXES:
+        return record
+    footer = parquet_footer(path) if path.suffix == ".parquet" and record["bytes"] > FOOTER_DIGEST_BYTES else None
+    if footer is not None:
+        record["footer_sha256"] = hashlib.sha256(footer).hexdigest()
+    else:
         record["sha256"] = cached_sha256(path)
     return record
 

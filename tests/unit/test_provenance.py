@@ -43,3 +43,33 @@ def test_file_record_checksums_raw_inputs_only(tmp_path, monkeypatch):
     assert raw == {"path": str(tmp_path / "dark.parquet"), "bytes": 3, "sha256": hashlib.sha256(b"map").hexdigest()}
     assert provenance.file_record(tmp_path / "adc.npy") == {"path": str(tmp_path / "adc.npy"), "bytes": 4}
     assert (tmp_path / provenance.CHECKSUM_CACHE).is_dir()
+
+
+def test_large_parquet_is_recorded_by_its_footer_digest(tmp_path, monkeypatch):
+    import numpy as np
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "AIRS-CH0_signal.parquet"
+    pl.from_numpy(np.arange(40, dtype=np.uint16).reshape(10, 4), schema=["a", "b", "c", "d"]).write_parquet(path)
+    monkeypatch.setattr(provenance, "FOOTER_DIGEST_BYTES", 0)
+    footer = provenance.parquet_footer(path)
+    assert len(footer) == pq.read_metadata(path).serialized_size
+    record = provenance.file_record(path)
+    assert record == {
+        "path": str(path),
+        "bytes": path.stat().st_size,
+        "footer_sha256": hashlib.sha256(footer).hexdigest(),
+    }
+
+    # Another value changes the column chunk's statistics, and so the digest.
+    pl.from_numpy(np.arange(1, 41, dtype=np.uint16).reshape(10, 4), schema=["a", "b", "c", "d"]).write_parquet(path)
+    assert provenance.file_record(path)["footer_sha256"] != record["footer_sha256"]
+
+
+def test_file_without_a_parquet_footer_gets_its_content_digest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(provenance, "FOOTER_DIGEST_BYTES", 0)
+    for content in (b"short", b"not a parquet file at all, no magic"):
+        (tmp_path / "dark.parquet").write_bytes(content)
+        assert provenance.file_record(tmp_path / "dark.parquet")["sha256"] == hashlib.sha256(content).hexdigest()
