@@ -258,10 +258,10 @@ rule flat:
 # The observation product: the last stage's cube in the notebook's layout, DQ and metadata.
 rule product:
     input:
-        **({"nvalid": paths.stage_nvalid(RESULTS)} if "bin" in ENABLED else {}),
-        cube=paths.stage_cube(RESULTS, last_cube_stage()),
-        dq=paths.stage_dq(RESULTS, ENABLED[-1]),
-        stage_meta=[paths.stage_meta(RESULTS, s) for s in ENABLED],
+        **({"nvalid": paths.stage_nvalid(STAGES_ROOT)} if "bin" in ENABLED else {}),
+        cube=paths.stage_cube(STAGES_ROOT, last_cube_stage()),
+        dq=paths.stage_dq(STAGES_ROOT, ENABLED[-1]),
+        stage_meta=[paths.stage_meta(STAGES_ROOT, s) for s in ENABLED],
         axis_info=AXIS_INFO,
     output:
         product_outputs(),

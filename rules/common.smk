@@ -45,6 +45,8 @@ def in_process(script, input, output, params, wildcards, threads, resources, log
 
 
 RESULTS = "results"
+# Staged mode's per-stage cubes: under results/ or in intermediates_dir (a RAM disk, scratch).
+STAGES_ROOT = config.get("intermediates_dir") or RESULTS
 STAGES = ["adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat"]
 # mask only adds to the DQ map; every other stage transforms the cube.
 DQ_ONLY_STAGES = {"mask"}
@@ -162,11 +164,11 @@ def upstream(stage, cube_only):
 
 
 def cube_of(stage):
-    return paths.stage_cube(RESULTS, upstream(stage, cube_only=True))
+    return paths.stage_cube(STAGES_ROOT, upstream(stage, cube_only=True))
 
 
 def dq_of(stage):
-    return paths.stage_dq(RESULTS, upstream(stage, cube_only=False))
+    return paths.stage_dq(STAGES_ROOT, upstream(stage, cube_only=False))
 
 
 def last_cube_stage():
@@ -230,8 +232,8 @@ def rejection_reason(wildcards):
 
 
 def collect_targets():
-    splits = sorted({o.split for o in OBSERVATIONS})
-    stacks = sorted({(o.split, o.instrument) for o in OBSERVATIONS})
+    splits = sorted({o.split for o in REQUESTED})
+    stacks = sorted({(o.split, o.instrument) for o in REQUESTED})
     return (
         observation_products("calibrated.npy")
         + [paths.product(RESULTS, "rejected").format(**o.wildcards) for o in REJECTED]
@@ -245,7 +247,7 @@ def stage_outputs(stage, names=("cube", "dq", "meta"), nvalid=False):
     extensions = {name: paths.STAGE_EXTENSIONS[name] for name in names}
     if nvalid:
         extensions["nvalid"] = paths.NVALID_EXTENSION
-    return intermediate(multiext(paths.stage_prefix(RESULTS, stage), **extensions))
+    return intermediate(multiext(paths.stage_prefix(STAGES_ROOT, stage), **extensions))
 
 
 @job_function

@@ -18,8 +18,10 @@ rule fused:
     benchmark:
         paths.benchmark("fused")
     cache: OUTPUT_CACHE
-    # One thread: the kernel takes ~0.1 s of a ~1.3 s job (the rest is start-up and reading), so
-    # concurrent single-threaded jobs beat threaded ones (bench/results/latest.md).
+    # One thread: locally, jobs run in threads of one process, where two one-thread jobs at once
+    # were as fast as one job on two threads (8 full-size planets: 1.73 vs 1.71 s per planet),
+    # though they hold two observations in memory (1.53 vs 1.04 GB; bench/results/latest.md:
+    # --set-threads fused=2 for less memory). On a cluster a job asks for one CPU.
     threads: 1
     resources:
         mem_mb=1500,

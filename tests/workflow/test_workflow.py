@@ -209,6 +209,29 @@ def test_real_data_dir_gives_identical_products(demo, make_workflow):
             assert (wf.workdir / rel / name).read_bytes() == (obs / name).read_bytes(), rel / name
 
 
+def test_intermediates_dir_holds_the_stage_cubes_and_products_are_unchanged(demo, make_workflow, tmp_path):
+    scratch = tmp_path / "scratch"
+    wf = make_workflow(
+        "scratch",
+        data_dir=str(demo.path(demo.config["simulation"]["out_dir"])),
+        intermediates_dir=str(scratch),
+        keep_intermediates=True,
+    )
+    wf.run()
+    assert not list(wf.path("results").glob("**/stages"))
+    for obs in products(demo):
+        rel = obs.relative_to(demo.workdir / "results")
+        expected = [
+            f"{stage}{ext}"
+            for stage in ("adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat")
+            for ext in (".npy", ".dq.npy", ".json")
+            if (stage, ext) != ("mask", ".npy")  # mask only adds to the DQ map
+        ]
+        assert sorted(p.name for p in (scratch / rel / "stages").iterdir()) == sorted([*expected, "bin.nvalid.npy"])
+        for name in ("calibrated.npy", "dq.npy", "nvalid.npy"):
+            assert (wf.path("results") / rel / name).read_bytes() == (obs / name).read_bytes(), rel / name
+
+
 def test_fused_mode_gives_the_staged_products(demo, make_workflow):
     """Fused mode's kernel repeats the stages' arithmetic: products agree to 1e-6 relative
     (in practice to the bit: only the summation order of a bin differs), DQ and counts exactly."""
