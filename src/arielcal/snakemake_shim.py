@@ -52,3 +52,39 @@ def threads_in_cluster_jobs(workflow) -> None:
 
     local.Executor.__post_init__ = __post_init__
     local.Executor._arielcal_threads = True
+
+
+def cancel_rescheduling_timers() -> int:
+    """Let a finished run exit at once. The scheduler's job rate limiter (``--max-jobs-per-timespan``,
+    default 100/1s) arms a non-daemon ``threading.Timer`` of one timespan after each scheduling pass
+    (JobScheduler._schedule_reevalutation), and the interpreter waits for the last ones before it
+    exits: ~1 s added to every run (bench/results/latest.md). For onsuccess/onerror, when no
+    scheduling pass is left to wake. Returns how many timers were cancelled."""
+    import threading
+
+    cancelled = 0
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer) and "_schedule_reevalutation" in getattr(
+            thread.function, "__qualname__", ""
+        ):
+            thread.cancel()
+            cancelled += 1
+    return cancelled
+
+
+def force_rerun(workflow, files) -> None:
+    """Rerun the jobs that write ``files``, and what depends on them, as ``--forcerun FILE ...``
+    would (a dry run lists them; like --forcerun, the files become targets). A Snakefile cannot
+    set that option: Snakemake hands the workflow its DAG settings after parsing the Snakefile
+    (snakemake.api.DAGApi), so the files are added when the DAG is made (Workflow._prepare_dag)."""
+    files = frozenset(map(str, files))
+    if not files:
+        return
+    prepare_dag = workflow._prepare_dag
+
+    def _prepare_dag(*args, **kwargs):
+        settings = workflow.dag_settings
+        settings.forcerun = frozenset(settings.forcerun) | files
+        return prepare_dag(*args, **kwargs)
+
+    workflow._prepare_dag = _prepare_dag

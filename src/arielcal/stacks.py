@@ -4,7 +4,10 @@ A row is real when the observation's product exists, is intact (its .npy header 
 size) and no failure of the observation is newer than it (a stage that failed since leaves the
 product of an earlier run behind, which no longer matches its inputs). Every other row is NaN;
 ``observations.csv`` says which rows are real, ``failed_observations.csv`` why the others are not
-(:mod:`arielcal.failures`). :func:`plan` is the pure decision, the rest reads and writes.
+(:mod:`arielcal.failures`). A stack with no real row at all (every observation of the split and
+instrument failed) is still written, all NaN, with the shape the products would have
+(:func:`product_shape`): the split's stacks always exist and keep their shapes.
+:func:`plan` is the pure decision, the rest reads and writes.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ def plan(
     return rows
 
 
+def product_shape(rows: int, columns: Sequence[int], raw_frames: int, frames_per_bin: int) -> tuple[int, int, int]:
+    """The (time, column, row) shape of an observation's product: the raw frames' CDS pairs in bins
+    of ``frames_per_bin`` (trailing frames dropped, as :func:`arielcal.calib.bin_frames`), the kept
+    detector ``columns`` [start, stop) and every detector row."""
+    start, stop = columns
+    return ((raw_frames // 2) // frames_per_bin, stop - start, rows)
+
+
 def table(observations: Sequence[tuple[int, int]], rows_by_instrument: Mapping[str, Sequence[Row]]) -> dict[str, list]:
     """The columns of observations.csv: planet_id, visit, and per stacked instrument whether its
     row is real (``calibrated``) or NaN (``failed``)."""
@@ -118,14 +129,29 @@ def rows_of(slots, split: str, instrument: str, records: Mapping[tuple, tuple[st
     return plan(slots, product_state, failure_of)
 
 
-def write(path: str | os.PathLike, rows: Sequence[Row]) -> tuple[int, ...] | None:
+def nan_shape(axis_info: str | os.PathLike, instrument: str, columns: Sequence[int], frames_per_bin: int):
+    """The product shape of ``instrument`` from ``axis_info.parquet`` (its time stamps are the raw
+    frames of every observation, preflight.check_layouts): for a stack with no real row."""
+    from .instruments import INSTRUMENTS
+
+    frames = formats.read_axis_info(axis_info)[formats.AXIS_TIME.format(instrument=instrument)].size
+    return product_shape(INSTRUMENTS[instrument].rows, columns, frames, frames_per_bin)
+
+
+def write(
+    path: str | os.PathLike, rows: Sequence[Row], shape_of: Callable[[], tuple[int, ...]] | None = None
+) -> tuple[int, ...] | None:
     """Write the stack (N, *product shape) with NaN where a row is not real; atomic, so the
-    file is replaced only by a complete stack. Returns its shape, or None (nothing written)
-    when no row is real, since the shape of a product is then unknown."""
+    file is replaced only by a complete stack. The shape is the first real product's; with no
+    real row, ``shape_of()``'s (every row NaN). Returns the stack's shape, or None (nothing
+    written) when no row is real and ``shape_of`` is None."""
     real = [row for row in rows if row.real]
-    if not real:
+    if real:
+        shape = (len(rows), *formats.load_npy(real[0].product).shape)
+    elif shape_of is not None:
+        shape = (len(rows), *shape_of())
+    else:
         return None
-    shape = (len(rows), *formats.load_npy(real[0].product).shape)
     with formats.npy_writer(path, shape, np.float32) as stacked:
         for index, row in enumerate(rows):
             stacked[index] = formats.load_npy(row.product) if row.real else np.nan
@@ -147,9 +173,12 @@ def record_damage(rows: Sequence[Row], split: str, instrument: str, log_root: st
     return damaged
 
 
-def build(path, slots, split: str, instrument: str, log_root: str = "logs") -> list[Row]:
+def build(
+    path, slots, split: str, instrument: str, log_root: str = "logs", shape_of: Callable[[], tuple] | None = None
+) -> list[Row]:
     """The stack job: every product intact, or the damaged ones removed (with a failure record)
-    and an :class:`InputError` naming them, before anything is written."""
+    and an :class:`InputError` naming them, before anything is written. With no product at all
+    (every observation rejected), the stack of ``shape_of()`` products, all NaN."""
     rows = rows_of(slots, split, instrument, failures.latest(log_root))
     damaged = record_damage(rows, split, instrument, log_root)
     if damaged:
@@ -160,9 +189,17 @@ def build(path, slots, split: str, instrument: str, log_root: str = "logs") -> l
             "a complete .npy array",
             first.reason.split(", found ", 1)[1] + more + "; removed it, the next run recalibrates it",
         )
-    if write(path, rows) is None:
+    if write(path, rows, shape_of) is None:
         raise InputError(path, f"at least one calibrated {instrument} observation in {split}", "none")
     return rows
+
+
+def describe(rows: Sequence[Row]) -> str:
+    """How many rows of a stack are real, in words."""
+    failed = sum(not row.real for row in rows)
+    if failed == len(rows):
+        return f"no observation calibrated, {failed} NaN rows"
+    return f"{len(rows) - failed} calibrated rows, {failed} NaN rows"
 
 
 def read_table(path: str | os.PathLike) -> dict[str, list[str]] | None:
@@ -184,13 +221,16 @@ def salvage(
     results: str = "results",
     log_root: str = "logs",
     log: Callable[[str], None] = print,
+    shape_of: Callable[[str, str], tuple[int, ...]] | None = None,
 ) -> list[str]:
     """After a failed run: write every stack the run could not, from the products that succeeded.
 
     ``stacks[split][instrument]`` are the slots of each stack, ``observations[split]`` the rows
     of observations.csv. A stack is written only when every row is settled (calibrated or
     failed: not after a run stopped early, without --keep-going) and the stack on disk is
-    missing, damaged, older than a product or marks other rows as real. Returns what it wrote.
+    missing, damaged, older than a product or marks other rows as real. Where no row is real,
+    the stack is all NaN, of ``shape_of(split, instrument)`` products (without ``shape_of``:
+    none, and a stale one is removed). Returns what it wrote.
     """
     records = failures.latest(log_root)
     written = []
@@ -209,12 +249,12 @@ def salvage(
             stack = paths.stacked(results).format(split=split, instrument=instrument)
             if _current(stack, rows, on_disk.get(instrument), observations[split]):
                 continue
-            if write(stack, rows) is None:
+            shape = None if shape_of is None else (lambda s=split, i=instrument: shape_of(s, i))
+            if write(stack, rows, shape) is None:
                 log(f"{split} {instrument}: no observation calibrated, no stack")
                 Path(stack).unlink(missing_ok=True)
                 continue
-            failed = sum(not row.real for row in rows)
-            log(f"{stack}: {len(rows) - failed} calibrated rows, {failed} NaN rows (see failed_observations.csv)")
+            log(f"{stack}: {describe(rows)} (see failed_observations.csv)")
             written.append(stack)
         if all_rows:
             columns = table(observations[split], all_rows)

@@ -62,3 +62,47 @@ def test_threads_in_cluster_jobs_makes_the_local_executor_run_jobs_in_threads(mo
     snakemake_shim.threads_in_cluster_jobs(SimpleNamespace(remote_exec=True))
     snakemake_shim.threads_in_cluster_jobs(SimpleNamespace(remote_exec=True))  # once only
     assert executor().use_threads is True
+
+
+def test_cancel_rescheduling_timers_stops_the_schedulers_pending_timer():
+    import threading
+    from types import SimpleNamespace
+
+    import snakemake.api  # noqa: F401  (first: the scheduler alone is a circular import)
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    scheduler = SimpleNamespace(_open_jobs=threading.Semaphore(0))
+    JobScheduler._schedule_reevalutation(scheduler, 60)
+    (timer,) = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+    assert not timer.daemon, "Snakemake's rescheduling timer is a daemon now: the shim can go"
+    other = threading.Timer(60, lambda: None)
+    other.start()
+    try:
+        assert snakemake_shim.cancel_rescheduling_timers() == 1
+        timer.join(timeout=5)
+        assert not timer.is_alive()
+        assert other.is_alive()  # only the scheduler's timers
+        assert not scheduler._open_jobs.acquire(blocking=False)  # cancelled, not fired
+    finally:
+        other.cancel()
+
+
+def test_force_rerun_adds_the_files_to_forcerun_when_the_dag_is_made():
+    import inspect
+    from types import SimpleNamespace
+
+    import snakemake.api  # noqa: F401  (first: snakemake.workflow alone is a circular import)
+    from snakemake.settings.types import DAGSettings
+    from snakemake.workflow import Workflow
+
+    built = []
+    workflow = SimpleNamespace(dag_settings=None)
+    workflow._prepare_dag = lambda **kwargs: built.append((set(workflow.dag_settings.forcerun), kwargs))
+    snakemake_shim.force_rerun(workflow, ["results/train/1/0/FGS1/calibrated.npy"])
+    workflow.dag_settings = DAGSettings(forcerun=frozenset({"product"}))  # as DAGApi does, after parsing
+    workflow._prepare_dag(forceall=False)
+    assert built == [({"product", "results/train/1/0/FGS1/calibrated.npy"}, {"forceall": False})]
+    # What the shim relies on: Snakemake makes the DAG in Workflow._prepare_dag, called through
+    # the instance (so the wrapper runs), from dag_settings.forcerun.
+    assert "self._prepare_dag(" in inspect.getsource(Workflow.execute)
+    assert "set(files(self.dag_settings.forcerun))" in inspect.getsource(Workflow._prepare_dag)

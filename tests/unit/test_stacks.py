@@ -88,6 +88,88 @@ def test_build_writes_nan_rows_and_refuses_damaged_products(tmp_path, monkeypatc
     assert key == ("train", "3", "0", "FGS1") and reason.endswith("; removed, the next run recalibrates it")
 
 
+def test_build_without_any_product_writes_an_all_nan_stack_of_the_products_shape(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "results" / "train" / "AIRS-CH0.npy"
+    slots = [[1, 0, ""], [2, 0, ""]]  # every observation rejected
+    rows = stacks.build(out, slots, "train", "AIRS-CH0", shape_of=lambda: (2, 282, 32))
+    stacked = np.load(out)
+    assert stacked.shape == (2, 2, 282, 32) and stacked.dtype == np.float32 and np.isnan(stacked).all()
+    assert stacks.describe(rows) == "no observation calibrated, 2 NaN rows"
+    out.unlink()
+    with pytest.raises(InputError) as err:  # no shape to give it: an error, not a guess
+        stacks.build(out, slots, "train", "AIRS-CH0")
+    assert str(err.value) == f"{out}: expected at least one calibrated AIRS-CH0 observation in train, found none"
+    assert not out.exists()
+
+
+def test_product_shape_is_the_binned_cds_frames_the_kept_columns_and_every_row():
+    assert stacks.product_shape(32, [39, 321], 120, 30) == (2, 282, 32)  # AIRS-CH0, tiny
+    assert stacks.product_shape(32, [0, 32], 1440, 360) == (2, 32, 32)  # FGS1, tiny
+    assert stacks.product_shape(32, [0, 32], 1440, 1) == (720, 32, 32)  # binning off
+    assert stacks.product_shape(32, [39, 321], 11250, 30) == (187, 282, 32)  # full size: trailing frames dropped
+
+
+def test_nan_shape_reads_the_frames_of_axis_info(tmp_path):
+    import pandas as pd
+
+    axis = pd.DataFrame(
+        {
+            "AIRS-CH0-axis0-h": np.arange(8.0),
+            "AIRS-CH0-axis2-um": np.r_[np.arange(5.0), [np.nan] * 3],
+            "AIRS-CH0-integration_time": np.ones(8),
+            "FGS1-axis0-h": np.r_[np.arange(6.0), [np.nan] * 2],  # null padding: 6 frames
+        }
+    )
+    axis.to_parquet(tmp_path / "axis_info.parquet", index=False)
+    assert stacks.nan_shape(tmp_path / "axis_info.parquet", "FGS1", [0, 32], 1) == (3, 32, 32)
+    assert stacks.nan_shape(tmp_path / "axis_info.parquet", "AIRS-CH0", [39, 321], 2) == (2, 282, 32)
+
+
+def test_damaged_outputs_are_found_from_their_headers(tmp_path):
+    from arielcal import preflight
+
+    good, cut, empty = (str(tmp_path / name) for name in ("good.npy", "cut.npy", "empty.npy"))
+    formats.save_npy(good, np.zeros((4, 5), np.float32))
+    formats.save_npy(cut, np.zeros((4, 5), np.float32))
+    size = Path(cut).stat().st_size
+    Path(cut).write_bytes(Path(cut).read_bytes()[:-8])
+    Path(empty).write_bytes(b"")
+    found = preflight.damaged_outputs([good, cut, empty, str(tmp_path / "missing.npy")])
+    assert found == {
+        cut: f"{size - 8} bytes where its header (4, 5) float32 needs {size} (truncated or damaged)",
+        empty: "an unreadable .npy header (ValueError: EOF: reading magic string, expected 8 bytes got 0)",
+    }
+    assert formats.npy_damage(tmp_path / "missing.npy").startswith("an unreadable .npy header (FileNotFoundError")
+
+
+@pytest.mark.parametrize(
+    "array, version",
+    [
+        (np.zeros((2, 282, 32), np.float32), (1, 0)),
+        (np.zeros((7,), np.uint16), (1, 0)),
+        (np.zeros((), np.float64), (1, 0)),
+        (np.zeros((3, 4), ">u4"), (2, 0)),
+        (np.zeros(3, [("a", "<f4"), ("b", "<i2")]), (1, 0)),  # not the plain layout: numpy's reader
+        (np.zeros((2, 3), np.float32, order="F"), (3, 0)),
+    ],
+)
+def test_the_fast_header_check_agrees_with_numpys_reader(tmp_path, array, version):
+    from arielcal import files
+
+    path = tmp_path / "a.npy"
+    with open(path, "wb") as fh:
+        np.lib.format.write_array(fh, array, version=version)
+    data = path.read_bytes()
+    assert files._npy_intact(path) is (array.dtype.names is None)
+    assert formats.npy_damage(path) is None
+    for changed in (data[:-1], data + b"\0"):  # one byte short, one byte too many
+        path.write_bytes(changed)
+        assert files._npy_intact(path) is False
+        assert formats.npy_damage(path).endswith(f"needs {len(data)} (truncated or damaged)")
+    assert files._npy_intact(tmp_path / "missing.npy") is None
+
+
 def test_salvage_writes_what_the_failed_run_could_not(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     a = _product(tmp_path, "results/train/1/0/FGS1", 1.0)
@@ -110,14 +192,26 @@ def test_salvage_writes_what_the_failed_run_could_not(tmp_path, monkeypatch):
     Path("results/train/observations.csv").unlink()
     assert stacks.salvage(slots, {"train": [(1, 0), (2, 0)]}, log=messages.append) == ["results/train/observations.csv"]
     # A failure newer than the stack (a signal replaced by a bad one since): no row is real any
-    # more, and a stack of stale data is worse than none.
+    # more, and a stack of stale data is worse than none: all NaN, of the products' shape.
     failures.record(
         tmp_path / "logs/adc/train/1/0/FGS1.log.failed",
         "adc",
         {"split": "train", "planet": "1", "visit": "0", "instrument": "FGS1"},
         "signal replaced by a bad one",
     )
-    assert stacks.salvage(slots, {"train": [(1, 0), (2, 0)]}, log=messages.append) == ["results/train/observations.csv"]
+    shapes = []
+    written = stacks.salvage(
+        slots, {"train": [(1, 0), (2, 0)]}, log=messages.append, shape_of=lambda *key: shapes.append(key) or (2, 3)
+    )
+    assert written == ["results/train/FGS1.npy", "results/train/observations.csv"]
+    assert shapes == [("train", "FGS1")]
+    stacked = np.load("results/train/FGS1.npy")
+    assert stacked.shape == (2, 2, 3) and np.isnan(stacked).all()
+    assert Path("results/train/observations.csv").read_text() == "planet_id,visit,FGS1\n1,0,failed\n2,0,failed\n"
+    assert messages[-1] == "results/train/FGS1.npy: no observation calibrated, 2 NaN rows (see failed_observations.csv)"
+    # Without a shape (a caller that cannot tell it), no stack rather than a wrong one.
+    Path("results/train/FGS1.npy").unlink()
+    assert stacks.salvage(slots, {"train": [(1, 0), (2, 0)]}, log=messages.append) == []
     assert messages[-1] == "train FGS1: no observation calibrated, no stack"
     assert not Path("results/train/FGS1.npy").exists()
     # A run stopped early (an observation neither calibrated nor failed): nothing written.

@@ -428,6 +428,34 @@ def test_dataset_level_problems_reject_every_observation(one_planet, tmp_path, s
     assert not list(wf.path().glob("results/**/calibrated.npy"))
 
 
+def test_a_damaged_product_is_recalibrated_by_one_staged_run(one_planet, tmp_path):
+    """A product cut short after a good run (staged mode, the intermediates gone): one run
+    recalibrates that observation's whole stage chain, byte-identical, and nothing else."""
+    root, planet_id = one_planet
+    wf = Workflow(
+        tmp_path / "run",
+        merged(default_config(), {"data_dir": str(root), "splits": ["train"], "science": {"extract": False}}),
+    )
+    wf.run()
+    obs = _obs_dir(wf, planet_id, "AIRS-CH0")
+    good = {name: (obs / name).read_bytes() for name in ("calibrated.npy", "dq.npy", "nvalid.npy")}
+    good_stack = wf.path("results", "train", "AIRS-CH0.npy").read_bytes()
+    fgs1 = {p: p.stat().st_mtime_ns for p in _obs_dir(wf, planet_id, "FGS1").glob("*.npy")}
+    product = obs / "calibrated.npy"
+    product.write_bytes(good["calibrated.npy"][:-64])
+    chain = {stage: 1 for stage in ("adc", "mask", "linearity", "dark", "cds", "outliers", "bin", "flat", "product")}
+    assert wf.planned() == {**chain, "stack": 1, "observations_table": 1, "all": 1}
+    done = wf.run()
+    assert (
+        f"{product.relative_to(wf.workdir)}: expected a complete .npy array, found {len(good['calibrated.npy']) - 64} "
+        "bytes"
+    ) in done.stdout + done.stderr
+    assert {name: (obs / name).read_bytes() for name in good} == good
+    assert wf.path("results", "train", "AIRS-CH0.npy").read_bytes() == good_stack
+    assert {p: p.stat().st_mtime_ns for p in fgs1} == fgs1  # the other instrument untouched
+    assert not list(obs.glob("stages/*"))  # the intermediates removed again
+
+
 def test_command_line_values_take_yaml_types(tmp_path):
     wf = Workflow(
         tmp_path / "run",

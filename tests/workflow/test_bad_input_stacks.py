@@ -1,6 +1,6 @@
 """Stacks are never lost: with --keep-going, the split's stacks are written for the observations
-that succeeded (NaN rows for the others), a damaged product is detected and rebuilt, and a full
-disk is reported with the file and the cause in words. Every scenario starts from a copy of one
+that succeeded (NaN rows for the others; all NaN where none did), a damaged product or stack is
+rebuilt by the next run, and a full disk is reported with the file and the cause in words. Every scenario starts from a copy of one
 clean run, and every other observation's products stay byte-identical to it.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import Workflow, default_config, merged
-from test_bad_input import EDITION, _dataset, _signal
+from test_bad_input import EDITION, _dataset, _null_sample, _signal
 
 from arielcal import layout
 
@@ -111,27 +111,107 @@ def test_a_failed_observation_leaves_the_stacks_of_the_others(scenario):
     _assert_identical_except(wf, clean_wf, ids, skip=set())
 
 
-def test_a_product_damaged_by_hand_is_detected_and_rebuilt(scenario):
+def _job_stats(output: str) -> dict[str, int]:
+    """The job count of each rule from Snakemake's job stats table (of a run or a dry run)."""
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0] if "Job stats:" in output else ""
+    rows = (words for words in map(str.split, table.splitlines()) if len(words) == 2 and words[1].isdigit())
+    return {rule: int(count) for rule, count in rows}
+
+
+def _mtimes(wf) -> dict[str, int]:
+    return {str(p.relative_to(wf.workdir)): p.stat().st_mtime_ns for p in wf.path("results").glob("**/*.npy")}
+
+
+def test_a_damaged_product_or_stack_is_rebuilt_by_one_run(scenario):
+    """Cut short after a good run (by hand, a copy): the next run alone rebuilds exactly the
+    damaged files and what depends on them, byte-identical, and succeeds."""
     data, ids, wf, clean_wf = scenario
     product = wf.path("results", "train", ids[2], 0, "FGS1", "calibrated.npy")
-    size = product.stat().st_size
-    os.truncate(product, size - 1000)
-    assert wf.planned() == {"stack": 1, "observations_table": 1, "all": 1}  # Snakemake alone never rebuilds it
-    done = wf.run("--keep-going", check=False)
-    assert done.returncode != 0
-    assert (
-        f"{product.relative_to(wf.workdir)}: expected a complete .npy array, found {size - 1000} bytes"
-        in done.stdout + done.stderr
-    )
-    assert "removed it, the next run recalibrates it" in done.stdout + done.stderr
-    _stack_rows_match(wf, clean_wf, "FGS1", nan_rows={2})  # the stack of the others, written
-    _stack_rows_match(wf, clean_wf, "AIRS-CH0", nan_rows=set())
-    assert wf.planned() == {"fused": 1, "stack": 1, "observations_table": 1, "all": 1}
-    wf.run()
+    stack = wf.path("results", "train", "AIRS-CH0.npy")
+    sizes = {path: path.stat().st_size for path in (product, stack)}
+    shapes = {path: np.load(path, mmap_mode="r").shape for path in (product, stack)}
+    os.truncate(product, sizes[product] - 1000)
+    os.truncate(stack, sizes[stack] // 2)
+    before = _mtimes(wf)
+    expected_jobs = {"fused": 1, "stack": 2, "observations_table": 1, "all": 1}
+    assert wf.planned() == expected_jobs  # the dry run says so too
+    done = wf.run()
+    output = done.stdout + done.stderr
+    for path, cut in ((product, sizes[product] - 1000), (stack, sizes[stack] // 2)):
+        assert (
+            f"{path.relative_to(wf.workdir)}: expected a complete .npy array, found {cut} bytes where its header "
+            f"{shapes[path]} float32 needs {sizes[path]} (truncated or damaged); rebuilding it"
+        ) in output
+    assert _job_stats(output) == expected_jobs  # nothing else recomputed
     assert product.read_bytes() == clean_wf.path("results", "train", ids[2], 0, "FGS1", "calibrated.npy").read_bytes()
     for name in ("AIRS-CH0.npy", "FGS1.npy"):
         assert wf.path("results", "train", name).read_bytes() == clean_wf.path("results", "train", name).read_bytes()
+    _assert_identical_except(wf, clean_wf, ids, skip=set())
+    rebuilt = {f"results/train/{ids[2]}/0/FGS1/{name}" for name in PRODUCT_FILES} | {
+        "results/train/AIRS-CH0.npy",
+        "results/train/FGS1.npy",
+    }
+    after = _mtimes(wf)
+    assert sorted(name for name in before if after[name] != before[name]) == sorted(rebuilt)
     assert not wf.path("results", "failed_observations.csv").exists()
+    assert wf.planned() == {}  # and then nothing is left to do
+
+
+def test_every_observation_of_an_instrument_failed_still_gives_its_stack(scenario):
+    """No AIRS-CH0 observation of the split succeeds (one rejected, two failed in their job): its
+    stack is written all NaN, of the products' shape; FGS1's is the clean run's."""
+    data, ids, wf, clean_wf = scenario
+    _signal(data, ids[0], "AIRS-CH0").unlink()
+    signal = _signal(data, ids[1], "AIRS-CH0")
+    signal.write_bytes(signal.read_bytes()[: signal.stat().st_size // 3])
+    _null_sample(_signal(data, ids[2], "AIRS-CH0"), "column_70", 3)
+    done = wf.run("--keep-going", check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "results/train/AIRS-CH0.npy: no observation calibrated, 3 NaN rows (see failed_observations.csv)" in output
+    _stack_rows_match(wf, clean_wf, "AIRS-CH0", nan_rows={0, 1, 2})
+    _stack_rows_match(wf, clean_wf, "FGS1", nan_rows=set())
+    table = pd.read_csv(wf.path("results", "train", "observations.csv"))
+    assert table.to_dict("list") == {
+        "planet_id": ids,
+        "visit": [0] * N_PLANETS,
+        "AIRS-CH0": ["failed"] * N_PLANETS,
+        "FGS1": ["calibrated"] * N_PLANETS,
+    }
+    summary = pd.read_csv(wf.path("results", "failed_observations.csv")).sort_values("planet")
+    assert summary[["planet", "instrument", "stage"]].values.tolist() == [
+        [ids[0], "AIRS-CH0", "reject"],
+        [ids[1], "AIRS-CH0", "fused"],
+        [ids[2], "AIRS-CH0", "fused"],
+    ]
+    reasons = summary.reason.tolist()
+    assert "AIRS-CH0_signal.parquet: expected an existing file, found no such file" in reasons[0]
+    assert "AIRS-CH0_signal.parquet: expected a readable parquet file" in reasons[1]
+    assert "AIRS-CH0_signal.parquet: expected uint16 samples (no null samples), found 1 null samples" in reasons[2]
+    for planet in ids[1:]:  # the failed jobs left no product
+        assert not any(wf.path("results", "train", planet, 0, "AIRS-CH0").glob("*.npy")), planet
+    _assert_identical_except(wf, clean_wf, ids, skip={(planet, "AIRS-CH0") for planet in ids})
+
+
+def test_every_observation_of_an_instrument_rejected_still_gives_its_stack(scenario):
+    """Every AIRS-CH0 observation rejected before the run: the stack job has no product to stack
+    and writes the stack all NaN (its log says so); observations.csv marks every row failed."""
+    data, ids, wf, clean_wf = scenario
+    for planet in ids:
+        _signal(data, planet, "AIRS-CH0").unlink()
+    done = wf.run("--keep-going", check=False)
+    assert done.returncode != 0
+    _stack_rows_match(wf, clean_wf, "AIRS-CH0", nan_rows={0, 1, 2})
+    _stack_rows_match(wf, clean_wf, "FGS1", nan_rows=set())
+    log = wf.path("logs", "stack", "train", "AIRS-CH0.log").read_text()
+    assert f"no AIRS-CH0 observation of train calibrated: every row is NaN {[[p, 0] for p in ids]}" in log
+    table = pd.read_csv(wf.path("results", "train", "observations.csv"))
+    assert table["AIRS-CH0"].tolist() == ["failed"] * N_PLANETS
+    assert table["FGS1"].tolist() == ["calibrated"] * N_PLANETS
+    summary = pd.read_csv(wf.path("results", "failed_observations.csv"))
+    assert summary[["instrument", "stage"]].values.tolist() == [["AIRS-CH0", "reject"]] * N_PLANETS
+    assert sorted(summary.planet) == sorted(ids)
+    _assert_identical_except(wf, clean_wf, ids, skip={(planet, "AIRS-CH0") for planet in ids})
 
 
 def _mount_tiny_tmpfs(path):

@@ -7,7 +7,9 @@ need the namespaces of ``.ci/slurm-up.sh`` (and root); on another cluster they s
 
 Checked: a run spreads over both nodes and submits one job per observation for the whole stage
 chain (not one per stage); a node crashed mid-run costs one retry; a job killed for exceeding its
-memory is retried with twice the memory; every product is byte-identical to a local run. The
+memory is retried with twice the memory, one killed for exceeding its time with twice the time;
+a job requeued mid-run (with requeueing allowed) reruns under its id, and with the profile's
+--no-requeue SLURM refuses the requeue; every product is byte-identical to a local run. The
 profile's resources are checked against the rules' without a cluster.
 """
 
@@ -148,11 +150,11 @@ def _with_dataset_of(local: Workflow, workdir: Path) -> Workflow:
     return Workflow(workdir, local.config)
 
 
-def _start(wf: Workflow, *args: str) -> tuple[subprocess.Popen, Path]:
+def _start(wf: Workflow, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
     """Snakemake in the background, its output to a file (so a test can act on the cluster meanwhile)."""
     out = wf.path("snakemake.out")
     cmd = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(wf.workdir), *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with out.open("w") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, text=True, env=env)
     return proc, out
@@ -333,20 +335,26 @@ def test_node_crashed_mid_run_costs_one_retry(tmp_path, tmp_path_factory):
     )
 
 
+def _profile_with_smaller_first_stack(tmp_path, resource: str, shipped: int, first: int):
+    """The SLURM profile as shipped, except that `stack`'s ``resource`` starts at ``first``
+    instead of ``shipped`` on the first attempt, with the profile's own doubling per attempt."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    growth = profile["set-resources"]["stack"][resource]
+    assert growth == f"{shipped} * 2 ** (attempt - 1)", growth
+    profile["set-resources"]["stack"][resource] = growth.replace(str(shipped), str(first), 1)
+    directory = tmp_path / "profile"
+    directory.mkdir()
+    (directory / "config.yaml").write_text(yaml.safe_dump(profile))
+    return directory
+
+
 def test_job_killed_for_memory_is_retried_with_twice_the_memory(tmp_path, tmp_path_factory):
     _require_own_cluster()
     local = _local_run("staged", tmp_path_factory)
     cluster = _with_dataset_of(local, tmp_path / "slurm")
 
-    # The profile as shipped, except that `stack` asks for 150 MB on its first attempt (its
-    # Snakemake alone needs more), with the profile's own growth expression.
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    growth = profile["set-resources"]["stack"]["mem_mb"]
-    assert growth == "1000 * 2 ** (attempt - 1)", growth
-    profile["set-resources"]["stack"]["mem_mb"] = growth.replace("1000", "150", 1)
-    small = tmp_path / "profile"
-    small.mkdir()
-    (small / "config.yaml").write_text(yaml.safe_dump(profile))
+    # `stack` asks for 150 MB on its first attempt (its Snakemake alone needs more).
+    small = _profile_with_smaller_first_stack(tmp_path, "mem_mb", shipped=1000, first=150)
 
     done = cluster.run("--profile", str(small), *TRAIN_TARGETS, check=False)
     output = done.stdout + done.stderr
@@ -378,6 +386,158 @@ def test_job_killed_for_memory_is_retried_with_twice_the_memory(tmp_path, tmp_pa
     differ = [name for name in expected if got[name] != expected[name]]
     assert not differ, f"products differ after the memory retries: {differ}"
     print(f"\nstack attempts: {[[(j['mem'], j['state']) for j in a] for a in by_split.values()]}")
+
+
+# Fault injection for the time-limit test, on the PYTHONPATH of the Snakemake under test (sbatch
+# --export=ALL hands it to every job): the SLURM job of one rule and wildcards hangs on its first
+# attempt (its Snakemake's command line says `--attempt 1`) until SLURM kills it; every other
+# Python process, later attempts included, starts as usual.
+_HANG_ON_FIRST_ATTEMPT = """
+import time
+
+_ARGS = open("/proc/self/cmdline", "rb").read().decode(errors="replace").split("\\0")
+if "--target-jobs" in _ARGS and "--attempt" in _ARGS and _ARGS[_ARGS.index("--attempt") + 1] == "1":
+    if any(arg.startswith({target!r}) for arg in _ARGS):
+        time.sleep(600)
+"""
+
+
+def _time_limits(run_id: str) -> dict[str, str]:
+    """Job id -> its time limit as squeue prints it (``1:00`` for one minute)."""
+    done = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%l"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return dict(line.split("|") for line in done.stdout.splitlines() if line.strip())
+
+
+def test_job_killed_for_its_time_is_retried_with_twice_the_time(tmp_path, tmp_path_factory):
+    _require_own_cluster()
+    local = _local_run("staged", tmp_path_factory)
+    cluster = _with_dataset_of(local, tmp_path / "slurm")
+
+    # `stack` asks for 1 minute (SLURM's --time unit) on its first attempt; the AIRS-CH0 stack
+    # job hangs on its first attempt only, so SLURM ends it as TIMEOUT and its retry (2 minutes)
+    # completes.
+    short = _profile_with_smaller_first_stack(tmp_path, "runtime", shipped=30, first=1)
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    target = "stack:split=train,instrument=AIRS-CH0"
+    (inject / "sitecustomize.py").write_text(_HANG_ON_FIRST_ATTEMPT.format(target=target))
+    pythonpath = os.pathsep.join(filter(None, [str(inject), os.environ.get("PYTHONPATH")]))
+
+    start = time.monotonic()
+    proc, out = _start(cluster, "--profile", str(short), *TRAIN_TARGETS, env={"PYTHONPATH": pythonpath})
+    try:
+        returncode, output = _finish(proc, out)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    elapsed = time.monotonic() - start
+    assert returncode == 0, f"{output[-8000:]}\n{_slurm_logs(cluster)}"
+
+    run_id = _run_id(output)
+    limits = _time_limits(run_id)
+    stacks = [j for j in _run_jobs(run_id) if j["comment"].startswith("rule_stack_")]
+    airs = sorted((j for j in stacks if "AIRS-CH0" in j["comment"]), key=lambda j: int(j["id"]))
+    fgs1 = [j for j in stacks if "FGS1" in j["comment"]]
+    # 1 minute, ended by SLURM as TIMEOUT; then 2 minutes, completed. FGS1's stack: one attempt.
+    assert [(j["state"], limits[j["id"]]) for j in airs] == [("TIMEOUT", "1:00"), ("COMPLETED", "2:00")], airs
+    assert [(j["state"], limits[j["id"]]) for j in fgs1] == [("COMPLETED", "1:00")], fgs1
+    killed = airs[0]["id"]
+    assert f"SLURM-job '{killed}' failed, SLURM status is: 'TIMEOUT'" in output, output[-6000:]
+    assert output.count("Trying to restart job ") == 1, output[-6000:]
+    (log,) = cluster.path("logs", "slurm").glob(f"**/{killed}.log")
+    assert re.search(rf"\*\*\* JOB {killed} ON n\d CANCELLED AT \S+ DUE TO TIME LIMIT \*\*\*", log.read_text()), (
+        log.read_text()[-3000:]
+    )
+
+    expected = _products(local, under="results/train/")
+    got = _products(cluster)
+    assert sorted(got) == sorted(expected)
+    differ = [name for name in expected if got[name] != expected[name]]
+    assert not differ, f"products differ after the time-limit retry: {differ}"
+    print(f"\nstack AIRS-CH0: {[(j['state'], limits[j['id']]) for j in airs]}, run {elapsed:.0f} s")
+
+
+def test_job_requeued_mid_run_reruns_under_its_id_and_products_are_identical(tmp_path, tmp_path_factory):
+    """Preemption by requeue (what SLURM does to a preempted job on clusters with JobRequeue=1 and
+    PreemptMode=REQUEUE), with the profile's slurm-no-requeue switched off: an observation's group
+    job requeued mid-run (scontrol requeue) is killed, held for SLURM's 2 minutes and rerun under
+    the same job id; Snakemake sees no failure and the products are byte-identical. (With the
+    profile as shipped, --no-requeue, SLURM refuses the requeue: checked too.)"""
+    _require_own_cluster()
+    local = _local_run("staged", tmp_path_factory)
+    cluster = _with_dataset_of(local, tmp_path / "slurm")
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert profile["slurm-no-requeue"] is True
+    profile["slurm-no-requeue"] = False
+    requeueing = tmp_path / "profile"
+    requeueing.mkdir()
+    (requeueing / "config.yaml").write_text(yaml.safe_dump(profile))
+
+    refused = subprocess.run(
+        ["sbatch", "--parsable", "--no-requeue", "--output=/dev/null", "--wrap", "sleep 30"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+    try:
+        deadline = time.monotonic() + 60
+        while _job_state(refused) != "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _job_state(refused) == "RUNNING", _show_job(refused)
+        done = subprocess.run(["scontrol", "requeue", refused], capture_output=True, text=True, timeout=30)
+        assert done.returncode != 0, done
+        assert f"Requested operation is presently disabled for job {refused}" in done.stderr, done.stderr
+    finally:
+        subprocess.run(["scancel", refused], capture_output=True, timeout=30)
+
+    proc, out = _start(cluster, "--profile", str(requeueing), *TRAIN_TARGETS)
+    requeued = None
+    try:
+        deadline = time.monotonic() + 300
+        while requeued is None and proc.poll() is None and time.monotonic() < deadline:
+            done = subprocess.run(
+                ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%M"], capture_output=True, text=True, timeout=30
+            )
+            for line in done.stdout.splitlines():
+                jobid, comment, elapsed = line.split("|")
+                if comment.startswith("rule_obs_") and _seconds(elapsed) >= 1:
+                    subprocess.run(["scontrol", "requeue", jobid], check=True, capture_output=True, timeout=30)
+                    requeued = jobid
+                    break
+            time.sleep(0.5)
+        assert requeued is not None, f"no observation job ran:\n{out.read_text()[-4000:]}"
+        returncode, output = _finish(proc, out)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    assert returncode == 0, f"{output[-8000:]}\n{_slurm_logs(cluster)}"
+
+    jobs = {j["id"]: j for j in _run_jobs(_run_id(output))}
+    assert jobs[requeued]["state"] == "COMPLETED", jobs
+    assert "Restarts=1 " in _show_job(requeued), _show_job(requeued)
+    assert "Trying to restart job" not in output and len(_submitted(output)) == 4, output[-6000:]
+    expected = _products(local, under="results/train/")
+    got = _products(cluster)
+    assert sorted(got) == sorted(expected)
+    differ = [name for name in expected if got[name] != expected[name]]
+    assert not differ, f"products differ after the requeue: {differ}"
+
+
+def _job_state(jobid: str) -> str:
+    done = subprocess.run(["squeue", "-h", "-j", jobid, "-o", "%T"], capture_output=True, text=True, timeout=30)
+    return done.stdout.strip()
+
+
+def _show_job(jobid: str) -> str:
+    return subprocess.run(["scontrol", "show", "job", jobid], capture_output=True, text=True, timeout=30).stdout
 
 
 # Prints {rule: {"mem_mb": ..., "runtime": ...}} of the workflow in the working directory, as the
