@@ -125,7 +125,6 @@ def read_signal(
 
 def check_signal_frames(path: str | os.PathLike, instrument: Instrument, frames: int) -> None:
     """The signal's frame count, from its parquet footer, against axis_info's time stamps."""
-
     path = Path(path)
     require_file(path, "an existing parquet file")
     found = _parquet_rows(path)
@@ -229,7 +228,6 @@ def check_calibration_schema(path, schema: pl.Schema, instrument: Instrument, ki
 
 def check_calibration_layout(path: str | os.PathLike, instrument: Instrument, kind: str) -> None:
     """A map's names, dtypes and row count from its parquet footer alone (no data read)."""
-
     path = Path(path)
     _, n_rows = check_calibration_schema(path, _parquet_schema(path), instrument, kind)
     found = _parquet_rows(path)

@@ -14,22 +14,13 @@ from . import formats, qc
 from .deferred import DeferredModule
 from .errors import InputError
 from .instruments import AIRS, INSTRUMENTS
+from .science.visit import DEPTH_COLUMNS
 
 pl = DeferredModule("polars")
 
 # Float columns of depths.csv (science.DEPTH_COLUMNS): typed on reading, so a visit without a
 # window (every value empty) still reads as numbers.
-DEPTH_FLOATS = (
-    "wavelength_um",
-    "depth",
-    "sigma",
-    "noise_ratio",
-    "red_noise",
-    "sigma_white",
-    "sigma_geometry",
-    "u1",
-    "u2",
-)
+DEPTH_FLOATS = DEPTH_COLUMNS[DEPTH_COLUMNS.index("wavelength_um") :]
 # The files of one observation that the per-visit QC figures read, beside its product.
 VISIT_FIGURE_FILES = ("calibrated.npy", "dq.npy", "meta.json", "spectral.npy", "white.npy", "light_curves.json")
 

@@ -4,6 +4,7 @@ made with the model itself, so the answers are exact or bounded by the noise."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from arielcal import science
 from arielcal.science import channels
@@ -123,3 +124,118 @@ def test_visit_depths_with_limb_darkening_noise_and_drift():
     t1, _, _, t4 = fit.window
     c = contacts_of(*GEOMETRY.values())
     assert abs(t1 - c[0]) < WIDTH and abs(t4 - c[3]) < WIDTH
+
+
+def test_projected_baseline_solves_like_the_whole_design_with_the_limb_darkening_prior():
+    rng = np.random.default_rng(4)
+    t = np.linspace(0.0, 7.5, 60)
+    regressors = rng.normal(size=(60, 2))
+    flux = 1 + 1e-4 * regressors[:, 0] - 3e-3 * _shape(0.3, 0.2)[:: 187 // 60][:60] + rng.normal(0, 2e-4, 60)
+    weight = np.full(60, 1 / 4e-8)
+    weight[7] = 0.0  # a missing bin
+    curve = lm.Curve(t, flux, weight, float(t[1] - t[0]), 1.0, regressors)
+    g = _geometry()
+    for basis in (g.basis(t, curve.width, 7), lm.TrapezoidShape(2.0, 2.5, 4.5, 5.0).basis(t, curve.width, 7)):
+        design = lm._white_design(curve, basis, 2, 3.6, 7.5)
+        coef, _, chi2, prior = lm.solve_ld(design, flux, weight)
+        projected = lm.ProjectedBaseline.of(curve, 2, 1.0, 7.5)  # any centre: the same column space
+        amplitudes, level, resid, prior_resid = projected.solve(basis, 3.6)
+        np.testing.assert_allclose(amplitudes, coef[-3:], rtol=1e-8, atol=1e-12)
+        assert level == pytest.approx(coef[0], rel=1e-10)
+        assert resid @ resid + prior_resid @ prior_resid == pytest.approx(chi2, rel=1e-8)
+        np.testing.assert_allclose(np.abs(prior_resid), np.abs(prior), rtol=1e-8, atol=1e-12)
+        assert resid[7] == 0.0
+
+
+def test_jitter_basis_of_known_centroids():
+    from arielcal.science.visit import jitter_basis
+
+    centroid = np.array([[1.0, 7.0], [2.0, 7.0], [3.0, 7.0], [np.nan, 7.0], [5.0, 7.0]])  # the row does not move
+    basis = jitter_basis(centroid)
+    x = (np.array([1.0, 2, 3, 4, 5]) - 2.75) / np.std([1.0, 2, 3, 5])  # the gap interpolated to 4
+    np.testing.assert_allclose(basis, np.stack([x, x * x - (x * x).mean()], axis=1), rtol=1e-12)
+    both = jitter_basis(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]]))
+    assert both.shape == (4, 5)
+    np.testing.assert_allclose(both.mean(axis=0), 0.0, atol=1e-12)
+    assert jitter_basis(np.full((6, 2), 3.0)).shape == (6, 0)
+
+
+def test_single_channel_depth_is_exact_under_limb_darkening_and_jitter_and_its_sigma_has_the_limb_darkening():
+    rng = np.random.default_rng(2)
+    offset = np.cumsum(rng.normal(0, 0.1, (T.size, 2)), axis=0)
+    basis = np.hstack([offset, offset**2 - (offset**2).mean(axis=0)])
+    depth = 4e-3
+    flux = 1e6 * (1 - depth * _shape(0.4, 0.25)) * (1 + basis @ np.array([2e-4, -1e-4, 5e-5, 3e-5]))
+    curve = lm.normalised(T, flux, flux * 1e-6, WIDTH, basis)  # tiny variances: noiseless in effect
+    result = channels.single_channel_depths(curve, _geometry(), 1)
+    assert result.depth[0] == pytest.approx(depth, rel=1e-3)
+    assert result.u1[0] == pytest.approx(0.4, abs=0.02) and result.sigma_geometry[0] == 0.0
+    # The same curve with its limb darkening fixed has a smaller sigma: the free one is marginalised.
+    fixed = channels.channel_depths(
+        (T, flux[:, None], (flux * 1e-6)[:, None], WIDTH), _geometry(), basis, 1, lambda g: (result.u1, result.u2)
+    )
+    assert fixed.sigma_white[0] < result.sigma_white[0]
+
+
+def test_a_transit_shaped_template_error_moves_every_depth_by_its_coefficient_times_the_error():
+    # y = 1 + 0.5 T - d S exactly: a template error a S changes the fitted depth by 0.5 a.
+    depths, u1, u2 = np.array([2e-3, 4e-3]), np.array([0.25, 0.25]), np.array([0.15, 0.15])
+    drift = 1e-3 * ((T - 3.75) / 3.75) ** 2
+    shapes = np.stack([_shape(a, b) for a, b in zip(u1, u2, strict=True)], axis=1)
+    flux = 1e6 * (1 + 0.5 * drift[:, None] - depths * shapes)
+    error = (1e-4 * _shape(0.25, 0.15))[None, :, None]
+    result = channels.channel_depths(
+        (T, flux, flux.copy(), WIDTH), _geometry(), drift[:, None], 0, lambda g: (u1, u2), template_errors=error
+    )
+    np.testing.assert_allclose(result.depth, depths, rtol=1e-9)
+    np.testing.assert_allclose(result.sigma_common, 0.5e-4, rtol=1e-6)
+    assert np.all(result.sigma >= result.sigma_common)
+    none = channels.channel_depths((T, flux, flux.copy(), WIDTH), _geometry(), drift[:, None], 0, lambda g: (u1, u2))
+    assert np.all(none.sigma_common == 0)
+
+
+def test_regressors_lose_exactly_their_polynomial_part():
+    t = np.linspace(0.0, 2.0, 21)
+    wiggle = np.cos(7 * t)
+    wiggle -= np.polyval(np.polyfit(t, wiggle, 1), t)  # no constant, no slope
+    regressors = np.stack([3.0 + 0.5 * t + wiggle, np.full_like(t, 2.0)], axis=1)
+    out = lm.orthogonal_to_polynomial(t, np.ones_like(t), regressors, 1)
+    np.testing.assert_allclose(out[:, 0], wiggle, atol=1e-12)
+    np.testing.assert_allclose(out[:, 1], 0.0, atol=1e-12)
+
+
+def test_visit_gives_the_single_channel_instrument_its_own_fit_with_the_other_instruments_common_mode():
+    rng = np.random.default_rng(9)
+    lam = np.linspace(3.9, 1.95, 20)
+    depths = np.full(20, 3e-3)
+    drift = 1 + 5e-4 * ((T - 3.75) / 3.75) ** 2
+    airs = _channels(depths, np.full(20, 0.2), np.full(20, 0.2), drift, level=5e6)
+    airs = airs + rng.normal(0, np.sqrt(airs))
+    fgs1 = 2e7 * (1 - 2.5e-3 * _shape(0.4, 0.2)) * drift
+    fgs1 = (fgs1 + rng.normal(0, np.sqrt(fgs1)))[:, None]
+    centroid = np.stack([16 + 0.01 * rng.normal(size=T.size), 15 + 0.01 * rng.normal(size=T.size)], axis=1)
+    curves = {
+        "AIRS-CH0": science.InstrumentCurves(T, WIDTH, np.stack([airs, airs.copy()]), np.stack([airs.sum(1), airs.sum(1)]),
+            {"detector_column": list(range(20)), "label": list(range(2, 22)), "wavelength_um": lam.tolist()}),
+        "FGS1": science.InstrumentCurves(T, WIDTH, np.stack([fgs1, fgs1.copy()]), np.stack([fgs1[:, 0], fgs1[:, 0]]),
+            {"detector_column": [0], "label": [1], "wavelength_um": [None]}, centroid),
+    }  # fmt: skip
+    fit = science.visit_depths(curves, science.Settings(), impact=GEOMETRY["impact"])
+    rows = {k: np.asarray(v) for k, v in fit.rows.items()}
+    f = rows["instrument"] == "FGS1"
+    z = (rows["depth"][f][0] - 2.5e-3) / rows["sigma"][f][0]
+    assert abs(z) < 3 and rows["sigma_common"][f][0] > 0, (z, rows["sigma_common"][f])
+    assert rows["u1"][f][0] == pytest.approx(0.4, abs=0.2)
+    # As a spectral channel instead (limb darkening fixed): a smaller sigma than the own fit's.
+    fixed = science.visit_depths(curves, science.Settings(single_channel_fit=False), impact=GEOMETRY["impact"])
+    assert np.asarray(fixed.rows["sigma_white"])[f][0] < rows["sigma_white"][f][0]
+    assert list(rows) == list(science.DEPTH_COLUMNS) and rows["sigma_common"].size == 21
+
+
+def test_a_chord_restarted_at_another_impact_keeps_its_first_and_last_contact():
+    from arielcal.science.visit import _restart
+
+    g = _geometry()
+    moved = _restart(g, 0.7)
+    assert moved.impact == 0.7 and moved.radius == g.radius and moved.t0 == g.t0
+    np.testing.assert_allclose(np.array(moved.contacts)[[0, 3]], np.array(g.contacts)[[0, 3]], rtol=1e-12)

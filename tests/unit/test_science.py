@@ -147,6 +147,22 @@ def test_window_detection_with_noise_stays_within_a_bin():
     assert np.max(np.abs(np.subtract(window.contacts, CONTACTS))) < width
 
 
+def test_box_search_finds_a_box_dip_exactly_on_the_bin_edges():
+    time = 0.5 + np.arange(40.0)  # unit bins [k, k + 1]
+    flux = np.where((time > 12) & (time < 21), 0.99, 1.0)  # bins 12..20 dip
+    used = [science.transit._prepared((time, flux, np.full(40, 1e-6), 1.0))]
+    mid, half, step = science.transit._box_search(used, time[0], time[-1])
+    assert (mid, half, step) == (16.5, 4.5, 1.0)
+
+
+def test_window_detection_of_a_v_shaped_transit():
+    contacts = (2.05, 3.52, 3.52, 4.99)  # no flat bottom
+    time = 0.02 + 0.04 * np.arange(187)
+    flux = 1e6 * (1 - 0.01 * science.binned_trapezoid(time, contacts, 0.04))
+    window = science.detect_window(time, flux, np.full_like(flux, 1e-2), width=0.04)
+    np.testing.assert_allclose(window.contacts, contacts, atol=2e-3)
+
+
 def test_window_bins_keep_whole_bins_on_the_right_side():
     time = np.arange(10.0) + 0.5  # bins [k, k+1]
     inside, outside = science.window_bins(time, 1.0, (2.0, 3.0, 7.0, 8.0), margin=0.5)

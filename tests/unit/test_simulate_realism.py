@@ -212,3 +212,31 @@ def test_grazing_transits_and_their_truth(tmp_path):
     plain = sim.SimulationConfig(**TINY, edition=2025, limb_darkening=True)
     plain_body = sim.planet(plain, pid)
     assert not plain_body.grazing and plain_body.impact < 0.7 and np.all(np.diff(plain_body.contacts_s) > 0)
+
+
+def test_hit_detection_counts_hits_found_by_their_bins_valid_frames():
+    """Four CDS hits and one in both reads on a (2 bins of 3 frames, 3 columns, 2 rows) product
+    cut to detector columns [10, 13): counted only on usable pixels in binned frames, found where
+    their bin lost a frame, strong above 10 x sqrt(2 read^2 + signal) = 10 x sqrt(2 * 9 + 82) = 100."""
+    truth = {
+        "cosmic_rays": {
+            "row": [0, 1, 1, 0, 0, 1, 0],
+            "column": [10, 11, 12, 12, 9, 10, 11],
+            "frame_pair": [1, 4, 2, 0, 1, 6, 3],
+            "charge_e": [150.0, 99.0, 500.0, 2000.0, 900.0, 900.0, 900.0],
+            "reads": [1, 1, 1, 1, 1, 1, 2],
+        }
+    }
+    n_valid = np.full((2, 3, 2), 3, dtype=np.uint16)
+    n_valid[0, 0, 0] = 2  # hit 0 (pair 1 -> bin 0) rejected
+    n_valid[1, 1, 1] = 2  # hit 1 (pair 4 -> bin 1) rejected
+    usable = np.ones((3, 2), bool)
+    usable[2, 0] = False  # hit 3 on an excluded pixel
+    read = np.full((3, 2), 3.0)
+    signal = np.full((3, 2), 82.0)
+    # Left out: hit 3 (excluded pixel), 4 (column 9, outside), 5 (pair 6 beyond 2 x 3 binned
+    # frames), 6 (in both reads: cancels in the CDS frame). Kept: 0 (150 strong, found),
+    # 1 (99 weak, found), 2 (500 strong, not found).
+    found = sim.hit_detection(truth, n_valid, usable, read, signal, (10, 13), 3)
+    assert found == {"hits": 3, "found": 2, "strong": 2, "strong_found": 1}
+    assert sim.hit_detection({}, n_valid, usable, read, signal, (10, 13), 3) == dict.fromkeys(found, 0)

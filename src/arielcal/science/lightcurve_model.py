@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .limb_darkening import binned_basis, chord_from_contacts, contacts_of
+from .optimise import levenberg_marquardt
 from .transit import binned_trapezoid
 
 F64 = np.float64
@@ -96,15 +97,16 @@ def solve_ld(x: np.ndarray, y: np.ndarray, w: np.ndarray):
 
 def solve_batched(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     """:func:`solve` of K problems at once: x (K, T, P), y and w (K, T)."""
-    normal = np.einsum("ktp,kt,ktq->kpq", x, w, x)
-    rhs = np.einsum("ktp,kt->kp", x, w * y)
+    xw = x * w[:, :, None]
+    normal = np.matmul(xw.transpose(0, 2, 1), x)
+    rhs = np.matmul(xw.transpose(0, 2, 1), y[:, :, None])[:, :, 0]
     try:
         cov = np.linalg.inv(normal)
     except np.linalg.LinAlgError:
         cov = np.linalg.pinv(normal)
-    coef = np.einsum("kpq,kq->kp", cov, rhs)
-    resid = y - np.einsum("ktp,kp->kt", x, coef)
-    return coef, cov, np.einsum("kt,kt->k", w * resid, resid), resid
+    coef = np.matmul(cov, rhs[:, :, None])[:, :, 0]
+    resid = y - np.matmul(x, coef[:, :, None])[:, :, 0]
+    return coef, cov, (w * resid * resid).sum(axis=1), resid
 
 
 @dataclass(frozen=True)
@@ -188,39 +190,16 @@ def _white_design(curve: Curve, basis: np.ndarray, degree: int, centre: float, s
     return np.hstack([poly_design(curve.time, degree, centre, spread), *extra, -basis.T])
 
 
-def _lm(fun, x0: np.ndarray, steps: np.ndarray, lower: np.ndarray, upper: np.ndarray, iterations: int = 40):
-    """Levenberg-Marquardt on a residual vector with forward-difference Jacobians, in a box."""
-    x = np.clip(np.asarray(x0, F64), lower, upper)
-    r = fun(x)
-    cost, damping = r @ r, 1e-3
-    jac = None
-    for _ in range(iterations):
-        jac = np.empty((r.size, x.size))
-        for j in range(x.size):
-            xp = x.copy()
-            xp[j] = xp[j] + steps[j] if xp[j] + steps[j] <= upper[j] else xp[j] - steps[j]
-            jac[:, j] = (fun(xp) - r) / (xp[j] - x[j])
-        normal, grad = jac.T @ jac, jac.T @ r
-        diag = np.diag(normal).copy()
-        diag[diag <= 0] = 1.0
-        for _ in range(12):
-            try:
-                dx = -np.linalg.solve(normal + damping * np.diag(diag), grad)
-            except np.linalg.LinAlgError:
-                dx = -np.linalg.pinv(normal + damping * np.diag(diag)) @ grad
-            xn = np.clip(x + dx, lower, upper)
-            rn = fun(xn)
-            cn = rn @ rn
-            if cn < cost:
-                break
-            damping *= 4.0
-        else:
-            break
-        converged = cost - cn < 1e-7 * max(cost, 1.0)
-        x, r, cost, damping = xn, rn, cn, max(damping / 3.0, 1e-9)
-        if converged:
-            break
-    return x, cost, jac
+def orthogonal_to_polynomial(time, weight, regressors: np.ndarray, degree: int) -> np.ndarray:
+    """``regressors`` (time, m) minus their weighted least-squares polynomial of ``degree`` in time:
+    a regressor with a mean or a trend (a drift template) then cannot share the level with the
+    baseline's constant term, so the level, hence depth = amplitude / level, stays the polynomial's."""
+    if regressors.shape[1] == 0:
+        return regressors
+    poly = poly_design(time, degree, float(np.mean(time)), max(np.ptp(time), 1e-9))
+    w = np.asarray(weight, F64)[:, None]
+    coef = np.linalg.lstsq(poly.T @ (w * poly), poly.T @ (w * regressors), rcond=None)[0]
+    return regressors - poly @ coef
 
 
 @dataclass(frozen=True)
@@ -242,6 +221,19 @@ class WhiteFit:
     residual: np.ndarray
     """Data minus model, relative: the common-mode template of short-time systematics (jitter)."""
     model: np.ndarray
+    template_errors: np.ndarray | None = None
+    """(direction, time, 2): one-sigma changes of (systematics, residual) along the eigenvectors
+    of the baseline polynomial's covariance (scaled by max(1, chi2/dof)). The templates carry
+    the white fit's baseline error into every channel alike; :func:`channel_depths` propagates it."""
+
+
+def _common_mode(curve: Curve, x: np.ndarray, coef: np.ndarray, n_poly: int):
+    """(systematics, residual) of a white fit with design ``x`` and coefficients ``coef``."""
+    level = float(coef[0]) or 1.0
+    good = curve.weight > 0
+    systematics = x[:, :n_poly] @ coef[:n_poly] / level - 1.0
+    systematics -= systematics[good].mean() if good.any() else 0.0
+    return systematics, np.where(good, (curve.flux - x @ coef) / level, 0.0)
 
 
 def _depth_of(amplitudes: np.ndarray, level: float, cov: np.ndarray | None = None):
@@ -253,29 +245,95 @@ def _depth_of(amplitudes: np.ndarray, level: float, cov: np.ndarray | None = Non
     return depth, sigma, float(amplitudes[1] / a0) if a0 else 0.0, float(amplitudes[2] / a0) if a0 else 0.0
 
 
-def fit_white(curve: Curve, geometry: Geometry, degree: int, samples: int) -> WhiteFit:
+def fit_white(curve: Curve, geometry: Geometry, degree: int, samples: int, basis: np.ndarray | None = None) -> WhiteFit:
+    """The curve's baseline and limb-darkened amplitudes at ``geometry`` (``basis``: its
+    (3, time) basis on the curve's bins, when already computed)."""
     centre, spread = geometry.t0, max(np.ptp(curve.time), 1e-9)
-    basis = geometry.basis(curve.time, curve.width, samples)
+    if basis is None:
+        basis = geometry.basis(curve.time, curve.width, samples)
     x = _white_design(curve, basis, degree, centre, spread)
     coef, cov, chi2, _ = solve_ld(x, curve.flux, curve.weight)
     n_poly = degree + 1
     level = float(coef[0]) or 1.0
     depth, sigma, u1, u2 = _depth_of(coef[-3:], level, cov[-3:, -3:])
-    baseline = x[:, :n_poly] @ coef[:n_poly]
     model = x @ coef
     good = curve.weight > 0
-    systematics = baseline / level - 1.0
-    systematics -= systematics[good].mean() if good.any() else 0.0
-    residual = np.where(good, (curve.flux - model) / level, 0.0)
+    systematics, residual = _common_mode(curve, x, coef, n_poly)
     dof = int(good.sum()) - x.shape[1]
-    return WhiteFit(degree, coef, cov, chi2, dof, u1, u2, depth, sigma, systematics, residual, model)
+    values, vectors = np.linalg.eigh(cov[:n_poly, :n_poly] * max(1.0, chi2 / dof if dof > 0 else 1.0))
+    errors = []
+    for value, vector in zip(values, vectors.T, strict=True):
+        if value > 0:
+            moved = coef.copy()
+            moved[:n_poly] += np.sqrt(value) * vector
+            errors.append(
+                np.stack(_common_mode(curve, x, moved, n_poly), axis=1) - np.stack([systematics, residual], axis=1)
+            )
+    errors = np.stack(errors) if errors else np.zeros((0, curve.time.size, 2))
+    return WhiteFit(degree, coef, cov, chi2, dof, u1, u2, depth, sigma, systematics, residual, model, errors)
 
 
 def choose_degree(curve: Curve, geometry: Geometry, degrees, samples: int) -> int:
     """The baseline degree of smallest BIC = chi2 + k ln n (the polynomial and the three LD amplitudes)."""
     n = max(int((curve.weight > 0).sum()), 1)
-    scores = [(fit_white(curve, geometry, d, samples).chi2 + (d + 4) * np.log(n), d) for d in degrees]
+    basis = geometry.basis(curve.time, curve.width, samples)
+    scores = [(fit_white(curve, geometry, d, samples, basis).chi2 + (d + 4) * np.log(n), d) for d in degrees]
     return min(scores)[1]
+
+
+@dataclass(frozen=True)
+class ProjectedBaseline:
+    """A white light curve's baseline columns (polynomial and regressors), whitened and
+    orthonormalised once, so that each step of the chord fit solves only the three occultation
+    amplitudes, the baseline eliminated exactly (variable projection): the same coefficients and
+    chi2 as :func:`solve_ld` of the whole design."""
+
+    sw: np.ndarray
+    """sqrt(weight)."""
+    u: np.ndarray
+    """(time, rank) orthonormal basis of the whitened baseline columns."""
+    y_perp: np.ndarray
+    """Whitened flux minus its projection on ``u``."""
+    uy: np.ndarray
+    poly: np.ndarray
+    """(degree + 1, rank): the polynomial coefficients from projections on ``u``."""
+    centre: float
+    spread: float
+
+    @classmethod
+    def of(cls, curve: Curve, degree: int, centre: float, spread: float) -> ProjectedBaseline:
+        sw = np.sqrt(curve.weight)
+        fixed = _white_design(curve, np.zeros((0, curve.time.size)), degree, centre, spread) * sw[:, None]
+        u, sv, vt = np.linalg.svd(fixed, full_matrices=False)
+        keep = sv > sv[0] * max(fixed.shape) * np.finfo(F64).eps if sv.size else np.zeros(0, bool)
+        u, sv, vt = u[:, keep], sv[keep], vt[keep]
+        yw = curve.flux * sw
+        uy = u.T @ yw
+        return cls(sw, u, yw - u @ uy, uy, (vt.T / sv)[: degree + 1], float(centre), float(spread))
+
+    def solve(self, basis: np.ndarray, at: float, normal_out: list | None = None):
+        """(amplitudes of (B0, B1, B2), level = the baseline at time ``at``, whitened residuals,
+        the limb-darkening prior's residuals) for a (3, time) basis; ``normal_out``: a list that
+        receives the amplitudes' normal matrix (prior included; its inverse is their covariance)."""
+        bw = basis.T * -self.sw[:, None]
+        ub = self.u.T @ bw
+        bp = bw - self.u @ ub
+        normal, rhs = bp.T @ bp, bp.T @ self.y_perp
+        amplitudes = np.linalg.lstsq(normal, rhs, rcond=None)[0]
+        prior = np.zeros(2)
+        if np.any(basis[1:]):  # limb darkening: LD_PRIOR as two pseudo-observations (solve_ld)
+            scale = max(abs(float(amplitudes[0])), 1e-6)
+            rows = np.zeros((2, 3))
+            for k, (mu, sigma) in enumerate(LD_PRIOR):
+                rows[k, 0], rows[k, 1 + k] = -mu / (sigma * scale), 1.0 / (sigma * scale)
+            normal = normal + rows.T @ rows
+            amplitudes = np.linalg.lstsq(normal, rhs, rcond=None)[0]
+            prior = -(rows @ amplitudes)
+        if normal_out is not None:
+            normal_out.append(normal)
+        poly = self.poly @ (self.uy - ub @ amplitudes)
+        level = float(np.polynomial.polynomial.polyval((at - self.centre) / (self.spread or 1.0), poly))
+        return amplitudes, level, self.y_perp - bp @ amplitudes, prior
 
 
 def fit_geometry(
@@ -286,14 +344,23 @@ def fit_geometry(
     samples: int = 7,
     start_at: Geometry | None = None,
     tie_radius: bool = True,
+    depths=None,
 ) -> Geometry:
     """The chord (t0, speed, impact, radius) shared by white light curves, from trapezoid
     contact times; each curve has its own baseline polynomial (degree per curve) and free
     quadratic limb darkening, solved exactly at every step (variable projection). ``impact``
     given (star_info): held fixed. ``start_at``: start there instead. ``tie_radius``: radius^2
-    held to the most precise curve's depth within RADIUS_TIE (a physical chord). Covariance: (J^T J)^-1 times max(1, chi2/dof)."""
+    held to the most precise curve's depth within RADIUS_TIE (a physical chord). ``depths``: the
+    trapezoid's depth per curve; the radius starts at the square root of the most precise one's
+    (the tie's target; the contact times alone give a poor radius on few bins) and the speed at
+    the chord through t1 and t4. Covariance: (J^T J)^-1 times max(1, chi2/dof) times the largest
+    red-noise factor^2."""
     guess_impact = 0.3 if impact is None else float(impact)
     t0, speed, radius = chord_from_contacts(contacts, guess_impact)
+    best = int(np.argmax([c.weight.sum() for c in curves]))  # the most precise curve ties the radius
+    if depths is not None and np.isfinite(depths[best]) and 4e-6 < depths[best] < 0.25:
+        radius = float(np.sqrt(depths[best]))
+        speed = 2.0 * np.sqrt(max((1.0 + radius) ** 2 - guess_impact**2, 1e-12)) / max(contacts[3] - contacts[0], 1e-12)
     span = max(max(np.ptp(c.time) for c in curves), 1e-9)
     free = [0, 1, 3] if impact is not None else [0, 1, 2, 3]
     start = np.array([t0, speed, guess_impact, radius]) if start_at is None else start_at.params
@@ -310,19 +377,21 @@ def fit_geometry(
     widths = np.concatenate([np.full(c.time.size, c.width) for c in curves])
     edges = np.cumsum([c.time.size for c in curves])[:-1]
 
-    best = int(np.argmax([c.weight.sum() for c in curves]))  # the most precise curve ties the radius
+    baselines = [
+        ProjectedBaseline.of(c, d, 0.5 * (c.time.min() + c.time.max()), span)
+        for c, d in zip(curves, degrees, strict=True)
+    ]
 
     def residuals(x):
         tie = 0.0
         g = Geometry(*full(x), cov=np.zeros((4, 4)))
         bases = np.split(g.basis(times, widths, samples), edges, axis=1)
         parts = []
-        for k, (curve, degree, basis) in enumerate(zip(curves, degrees, bases, strict=True)):
-            design = _white_design(curve, basis, degree, g.t0, span)
-            coef, _, _, prior = solve_ld(design, curve.flux, curve.weight)
-            parts.append(np.concatenate([(curve.flux - design @ coef) * np.sqrt(curve.weight), prior]))
+        for k, (baseline, basis) in enumerate(zip(baselines, bases, strict=True)):
+            amplitudes, level, resid, prior = baseline.solve(basis, g.t0)
+            parts.append(np.concatenate([resid, prior]))
             if k == best and tie_radius:
-                depth = _depth_of(coef[-3:], float(coef[0]) or 1.0)[0]
+                depth = _depth_of(amplitudes, level or 1.0)[0]
                 tie = (g.radius**2 - depth) / (RADIUS_TIE * max(abs(depth), 1e-6))
         if tie_radius:
             parts.append(np.array([tie]))
@@ -331,7 +400,8 @@ def fit_geometry(
         return np.concatenate(parts)
 
     steps = np.array([1e-4 * span, 1e-4 * speed, 1e-4, 1e-4 * radius])[free]
-    x, cost, jac = _lm(residuals, start[free], steps, lower[free], upper[free])
+    # A chi2 gain below 0.01 moves the chord by < 0.1 sigma (and a depth by far less than its sigma).
+    x, cost, jac = levenberg_marquardt(residuals, start[free], steps, lower[free], upper[free], tolerance=1e-2)
     n = sum(int((c.weight > 0).sum()) for c in curves)
     dof = max(n - len(free) - sum(d + 4 for d in degrees), 1)
     # Correlated residuals (jitter left over, stellar noise) make the contacts less certain

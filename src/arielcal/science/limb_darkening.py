@@ -101,15 +101,21 @@ def occultation_basis(p: float, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     eta2 = 0.5 * p * p * (p * p + 2.0 * z * z)
 
     edge = (z > 1.0 - p) & (z < 1.0 + p)
+    inside = z <= 1.0 - p
+    # The elliptic integrals of both regions in one vectorised call.
+    ze, ae, be, qe = z[edge], a[edge], b[edge], q[edge]
+    zi, ai, bi, qi = z[inside], a[inside], b[inside], q[inside]
+    k_edge = np.sqrt(np.clip((1.0 - ae) / (4.0 * ze * p), 0.0, 1.0))
+    k_inside = np.sqrt(np.clip(4.0 * zi * p / (1.0 - ai), 0.0, 1.0))
+    # Pi((a - 1)/a, k) on the limb, Pi((a - b)/a, 1/k) inside
+    kep = _kep(np.concatenate([k_edge, k_inside]), np.concatenate([1.0 / ae, bi / ai]))
+    (big_k, big_e, big_pi), (big_k_in, big_e_in, big_pi_in) = zip(*(np.split(v, [ze.size]) for v in kep), strict=True)
     if edge.any():
-        ze, ae, be, qe = z[edge], a[edge], b[edge], q[edge]
         kappa0 = np.arccos(np.clip((p * p + ze * ze - 1.0) / (2.0 * p * ze), -1.0, 1.0))
         kappa1 = np.arccos(np.clip((1.0 - p * p + ze * ze) / (2.0 * ze), -1.0, 1.0))
         lam_e[edge] = (
             p * p * kappa0 + kappa1 - 0.5 * np.sqrt(np.clip(4.0 * ze * ze - (1.0 + ze * ze - p * p) ** 2, 0.0, None))
         ) / np.pi
-        k = np.sqrt(np.clip((1.0 - ae) / (4.0 * ze * p), 0.0, 1.0))
-        big_k, big_e, big_pi = _kep(k, 1.0 / ae)  # Pi((a - 1)/a, k)
         lam_d[edge] = (
             ((1.0 - be) * (2.0 * be + ae - 3.0) - 3.0 * qe * (be - 2.0)) * big_k
             + 4.0 * p * ze * (ze * ze + 7.0 * p * p - 4.0) * big_e
@@ -120,20 +126,15 @@ def occultation_basis(p: float, z) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             + 2.0 * eta2[edge] * kappa0
             - 0.25 * (1.0 + 5.0 * p * p + ze * ze) * np.sqrt(np.clip((1.0 - ae) * (be - 1.0), 0.0, None))
         ) / (2.0 * np.pi)
-
-    inside = z <= 1.0 - p
     if inside.any():
-        zi, ai, bi, qi = z[inside], a[inside], b[inside], q[inside]
         lam_e[inside] = p * p
-        kinv = np.sqrt(np.clip(4.0 * zi * p / (1.0 - ai), 0.0, 1.0))
-        big_k, big_e, big_pi = _kep(kinv, bi / ai)  # Pi((a - b)/a, 1/k)
         lam_d[inside] = (
             2.0
             / (9.0 * np.pi * np.sqrt(1.0 - ai))
             * (
-                (1.0 - 5.0 * zi * zi + p * p + qi * qi) * big_k
-                + (1.0 - ai) * (zi * zi + 7.0 * p * p - 4.0) * big_e
-                - 3.0 * qi / ai * big_pi
+                (1.0 - 5.0 * zi * zi + p * p + qi * qi) * big_k_in
+                + (1.0 - ai) * (zi * zi + 7.0 * p * p - 4.0) * big_e_in
+                - 3.0 * qi / ai * big_pi_in
             )
         )
         eta_d[inside] = eta2[inside]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .optimise import levenberg_marquardt
+
 F64 = np.float64
 
 
@@ -146,7 +148,56 @@ def _prepared(curve):
     return t, y / scale, w * scale**2, float(width)
 
 
-def detect_joint_window(curves, grid: int = 24, levels: int = 6, refine_grid: int = 12) -> Window:
+def _box_search(used, first: float, last: float):
+    """The best box-shaped dip (1 inside, 0 outside) of the joint curves over every pair of
+    edges on a grid of the finest bin width: (mid, half duration, grid step). Per curve the box
+    holds the bins whose centre lies between the edges; b and depth are solved exactly from
+    prefix sums (all pairs at once), and only dips count."""
+    step = min(p[3] for p in used)
+    edges = np.arange(first - step / 2, last + step, step)
+    gains = np.zeros((edges.size, edges.size))
+    for t, y, w, _ in used:
+        index = np.searchsorted(t, edges)
+        cw = np.concatenate([[0.0], np.cumsum(w)])[index]
+        cwy = np.concatenate([[0.0], np.cumsum(w * y)])[index]
+        sw, swy = cw[-1], cwy[-1]
+        inside = cw[None, :] - cw[:, None]  # box from edge i to edge j > i: sum of w (= w L = w L^2)
+        inside_y = cwy[None, :] - cwy[:, None]
+        det = sw * inside - inside * inside
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = (inside * swy - sw * inside_y) / det
+            gains += np.where((det > 0) & (a > 0), a * a * det / sw, 0.0)
+    gains[np.tril_indices(edges.size)] = 0.0
+    i, j = np.unravel_index(int(np.argmax(gains)), gains.shape)
+    return 0.5 * (edges[i] + edges[j]), 0.5 * (edges[j] - edges[i]), step
+
+
+def _joint_gain(used, mid, half, flat):
+    gains = np.zeros(mid.size)
+    for start in range(0, mid.size, 2048):
+        part = slice(start, start + 2048)
+        for t, y, w, bin_width in used:
+            gains[part] += _fit_scores(y, w, _models(t, bin_width, mid[part], half[part], flat[part]))[0]
+    return gains
+
+
+def _trapezoid_residuals(used, x):
+    """Weighted residuals of every curve about b (1 - depth * trapezoid) with b, depth solved
+    exactly; x = (mid, half duration, flat / half)."""
+    mid, half, ratio = (np.array([v]) for v in x)
+    parts = []
+    for t, y, w, bin_width in used:
+        shape = _models(t, bin_width, mid, half, half * ratio)[0]
+        sw, swl, swll = w.sum(), shape @ w, (shape * shape) @ w
+        swy, swly = (w * y).sum(), shape @ (w * y)
+        det = sw * swll - swl * swl
+        a = (swl * swy - sw * swly) / det if det > 0 else 0.0
+        b = (swy + a * swl) / sw
+        parts.append((y - b + a * shape) * np.sqrt(w))
+    return np.concatenate(parts)
+
+
+def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window:
     """The transit window shared by simultaneous white light curves, without any prior on the
     contact times.
 
@@ -156,11 +207,13 @@ def detect_joint_window(curves, grid: int = 24, levels: int = 6, refine_grid: in
     egress), averaged over each time bin, for all curves; the fit minimises the summed weighted
     chi2 (weights 1/variance, or equal), so the curve with the best signal-to-noise ratio
     dominates. The shape parameters are the mid-time, the half total duration (t4 - t1)/2 and
-    the half flat duration (t3 - t2)/2, so that each pair of contact times moves with one
-    parameter. They are searched on a ``grid``-point grid over the whole time span, then ``levels``
-    - 1 times on ``refine_grid``-point grids of +-2 steps around the best point (each ~3x finer); b and depth are solved exactly at each
-    point. Only dips count (depth > 0). Curves with fewer than 5 finite points are left out
-    (their depth is NaN); ValueError if none is left.
+    the half flat duration (t3 - t2)/2. Three steps: the best box over every pair of edges on a
+    grid of the finest bin width (exact, from prefix sums: :func:`_box_search`); ``levels``
+    ``refine_grid``-point grids of trapezoids around it (the first spanning an ingress from none
+    to a V shape, each next one +-2 steps of the last); then Levenberg-Marquardt from the best
+    grid point. b and depth are solved exactly at each point, and only dips count on the grids
+    (depth > 0). Curves with fewer than 5 finite points are left out (their depth is NaN);
+    ValueError if none is left.
     """
     prepared = [_prepared(curve) for curve in curves]
     used = [p for p in prepared if p is not None]
@@ -172,29 +225,34 @@ def detect_joint_window(curves, grid: int = 24, levels: int = 6, refine_grid: in
     width = max(p[3] for p in used)
     lo = np.array([first, width, 0.0])
     hi = np.array([last, max(span / 2, width), span / 2])
-    centre, half_range = (lo + hi) / 2, (hi - lo) / 2
-    best = (-np.inf, *centre)
-    for level in range(levels):
-        points = grid if level == 0 else refine_grid
-        axes = [
-            np.linspace(max(lo[i], centre[i] - half_range[i]), min(hi[i], centre[i] + half_range[i]), points)
-            for i in range(3)
-        ]
+    box_mid, box_half, step = _box_search(used, first, last)
+    # The box's edges lie about mid-ingress and mid-egress: the trapezoid's half duration is
+    # between the box's (no ingress) and twice it (a V), its flat half below the box's.
+    ranges = [
+        (box_mid - step, box_mid + step),
+        (box_half - step, 2 * box_half + step),
+        (0.0, box_half + step),
+    ]
+    best = (-np.inf, box_mid, box_half, box_half)
+    for _ in range(levels):
+        axes = [np.linspace(max(lo[i], a), min(hi[i], b), refine_grid) for i, (a, b) in enumerate(ranges)]
         mid, half, flat = (g.ravel() for g in np.meshgrid(*axes, indexing="ij"))
         valid = flat <= half
         mid, half, flat = mid[valid], half[valid], flat[valid]
-        gains = np.zeros(mid.size)
-        for start in range(0, mid.size, 2048):
-            part = slice(start, start + 2048)
-            for t, y, w, bin_width in used:
-                gains[part] += _fit_scores(y, w, _models(t, bin_width, mid[part], half[part], flat[part]))[0]
+        gains = _joint_gain(used, mid, half, flat)
         if gains.size:
             k = int(np.argmax(gains))
             if gains[k] >= best[0]:
                 best = (gains[k], mid[k], half[k], flat[k])
-        centre = np.array(best[1:])
-        half_range = np.array([2 * (ax[1] - ax[0]) for ax in axes])
+        ranges = [(best[1 + i] - 2 * (ax[1] - ax[0]), best[1 + i] + 2 * (ax[1] - ax[0])) for i, ax in enumerate(axes)]
     _, m, a_half, b_half = best
+    start = np.array([m, a_half, b_half / a_half if a_half > 0 else 1.0])
+    lower, upper = np.array([first, width / 2, 0.0]), np.array([last, max(span / 2, width), 1.0])
+    x, _, _ = levenberg_marquardt(
+        lambda x: _trapezoid_residuals(used, x), start, np.array([1e-3 * width, 1e-3 * width, 1e-3]), lower, upper
+    )
+    if _joint_gain(used, *(np.array([v]) for v in (x[0], x[1], x[1] * x[2])))[0] >= best[0]:
+        m, a_half, b_half = x[0], x[1], x[1] * x[2]
     depths, snrs = [], []
     for p in prepared:
         if p is None:

@@ -104,7 +104,7 @@ from .transit import (
     transit_multiplier,
     trapezoid,
 )
-from .truth import TRUTH_DIR, observation_truth_file, observation_truth_wanted
+from .truth import TRUTH_DIR, hit_detection, observation_truth_file, observation_truth_wanted
 from .writer import (
     PARALLEL_MIN_VALUES,
     SAMPLE_SUBMISSION_FILE,
@@ -175,6 +175,7 @@ __all__ = [
     "drift",
     "frame_times_s",
     "gaussian_mixture",
+    "hit_detection",
     "invert_linearity",
     "label_wavelengths",
     "limb_darkening_coefficients",

@@ -80,3 +80,51 @@ def planet_truth_columns(cfg: SimulationConfig, bodies: list[Planet]) -> dict[st
     for name, values in (("ld_u1", u1), ("ld_u2", u2)):
         columns.update({f"{name}_{j + 1}": [float(values[j])] * len(bodies) for j in range(N_LABELS)})
     return columns
+
+
+def hit_detection(
+    truth: dict,
+    n_valid: np.ndarray,
+    usable: np.ndarray,
+    read: np.ndarray,
+    signal: np.ndarray,
+    columns: tuple[int, int],
+    frames_per_bin: int,
+    sigmas: float = 10.0,
+) -> dict[str, int]:
+    """How many of a sidecar's CDS hits the outlier stage found, from a product's valid-frame counts.
+
+    ``truth`` is an observation sidecar (:func:`observation_truth`); ``n_valid`` the product's
+    (time, column, row) counts, ``usable``, ``read`` (per-read noise, e-) and ``signal`` (mean
+    CDS charge per frame, e-) (column, row) maps of the product's detector ``columns`` [start,
+    stop). A hit counts where it is a CDS jump (``reads`` 1) on a usable pixel in a binned frame;
+    it is found when its bin lost a frame (``n_valid`` below ``frames_per_bin``). Strong hits
+    are those above ``sigmas`` x the pixel's CDS noise sqrt(2 read^2 + max(signal, 0)).
+    Returns counts: hits, found, strong, strong_found.
+    """
+    rays = truth.get("cosmic_rays") or {}
+    n_bins = n_valid.shape[0]
+    row, col, pair, charge, reads = (
+        np.asarray(rays.get(name, []), dtype=dtype)
+        for name, dtype in (
+            ("row", np.int64),
+            ("column", np.int64),
+            ("frame_pair", np.int64),
+            ("charge_e", np.float64),
+            ("reads", np.int64),
+        )
+    )
+    col = col - columns[0]
+    keep = (reads == 1) & (col >= 0) & (col < columns[1] - columns[0]) & (pair < n_bins * frames_per_bin)
+    row, col, pair, charge = row[keep], col[keep], pair[keep], charge[keep]
+    on_usable = np.asarray(usable, dtype=bool)[col, row]
+    row, col, pair, charge = row[on_usable], col[on_usable], pair[on_usable], charge[on_usable]
+    found = n_valid[pair // frames_per_bin, col, row] < frames_per_bin
+    noise = np.sqrt(2.0 * np.asarray(read, np.float64)[col, row] ** 2 + np.maximum(signal[col, row], 0.0))
+    strong = charge > sigmas * noise
+    return {
+        "hits": int(charge.size),
+        "found": int(found.sum()),
+        "strong": int(strong.sum()),
+        "strong_found": int((found & strong).sum()),
+    }
