@@ -12,8 +12,8 @@ into WORKDIR/data (reused when present with the same settings), then measures, w
 2. the notebook (tests/notebook_reference.py, pandas I/O as the 29 Aug 2024 notebook) on one
    planet, both instruments, non-linearity off and on, each in its own child process;
 3. staged mode through Snakemake (``--cores`` 2): total wall / N, per-job times and RSS;
-4. fused mode through Snakemake (``mode: fused``, one thread per job, so jobs overlap; also
-   with ``--set-threads fused=2``) and as a direct call of ``arielcal.fused.calibrate``
+4. fused mode through Snakemake (``mode: fused``, one thread per job, so two jobs run at once;
+   also with ``--set-threads fused=2``) and as a direct call of ``arielcal.fused.calibrate``
    (reading included, threads=2), linearity off and on.
 
 Snakemake's start-up (``snakemake -n`` on the same config and targets) is reported on its own
@@ -62,9 +62,15 @@ from _measure import (
 )
 
 INSTRUMENTS = ("AIRS-CH0", "FGS1")
-# Snakemake runs: (key, label). fused: the rule's default, one thread per job, so one job's
-# start-up and I/O overlap another's compute; fused-2threads: --set-threads fused=2.
+# Snakemake runs: (key, label). fused: the rule's default, one thread per job, so two jobs run
+# at once; fused-2threads: --set-threads fused=2.
 SNAKEMAKE_RUNS = (("fused", "fused"), ("fused-2threads", "fused, 2 threads per job"), ("staged", "staged"))
+# With --science: the workflow's default target (rule all: calibration, science layer, QC tables and
+# the worst visits' figures), in each mode; "staged-science" is the default config. Each runs on the
+# first half of the planets as well: the difference is the marginal cost of a planet, without the
+# run's start-up and the per-split jobs (QC figures of the worst visits, recovery) that a dataset
+# of any size pays once.
+SCIENCE_RUNS = (("fused-science", "fused + science"), ("staged-science", "default config (staged + science)"))
 FULL_PLANETS = 673
 SIZES = {"full": {"airs_frames": 11250, "fgs1_frames": 135000}, "quick": {"airs_frames": 1200, "fgs1_frames": 14400}}
 TARGETS = {
@@ -75,6 +81,9 @@ TARGETS = {
     "staged_vs_fused": 3.0,
     "staged_rss_mb": 1536.0,
     "disk_per_planet_gb": 3.0,
+    "fused_snakemake_vs_direct": 1.5,
+    "fused_science_vs_read_floor": 3.0,
+    "default_science_vs_read_floor": 10.0,
 }
 
 
@@ -138,14 +147,18 @@ def thread_env(threads: int) -> dict:
 def snakemake_workdir(
     workdir: Path, data: Path, mode: str, planets: list[int], label: str | None = None
 ) -> tuple[Path, list[str]]:
-    """A fresh Snakemake working directory with its config.yaml, and the targets (products + stacks)."""
+    """A fresh Snakemake working directory with its config.yaml, and the targets (products + stacks;
+    none, i.e. the default target, for a science run)."""
     root = workdir / f"snakemake-{label or mode}"
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config.update(data_dir=str(data), splits=["train"], planets=None, mode=mode)
+    science = label is not None and "-science" in label
+    config.update(data_dir=str(data), splits=["train"], planets=list(planets) if science else None, mode=mode)
     (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    if science:
+        return root, []
     targets = [f"results/train/{pid}/0/{name}/calibrated.npy" for pid in planets for name in INSTRUMENTS]
     targets += ["results/train/observations.csv"] + [f"results/train/{name}.npy" for name in INSTRUMENTS]
     return root, targets
@@ -384,7 +397,7 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         )
     # The Snakemake runs are local, with SLURM_CONF=/dev/null as `make run`.
     startup = r["startup"]["no_scontrol"]
-    for key, label in SNAKEMAKE_RUNS:
+    for key, label in SNAKEMAKE_RUNS + SCIENCE_RUNS:
         s = r["snakemake"].get(key)
         if s:
             # Start-up is paid once per run: projected = start-up + (wall - start-up) / N per planet.
@@ -434,7 +447,7 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
         + " (it is ~10 s where a SLURM client is installed and no controller answers)."
     )
     out.append("")
-    for key, label in SNAKEMAKE_RUNS:
+    for key, label in SNAKEMAKE_RUNS + SCIENCE_RUNS:
         s = r["snakemake"].get(key)
         if not s:
             continue
@@ -518,6 +531,36 @@ def render(r: dict) -> tuple[str, list[tuple[str, bool]]]:
             )
         )
     sf, ss = r["snakemake"].get("fused"), st
+    if sf:
+        ratio = sf["per_planet"] / r["direct"]["on"]["seconds"]
+        checks.append(
+            (
+                f"fused calibration through Snakemake ≤ {TARGETS['fused_snakemake_vs_direct']}× the direct call "
+                f"(wall / {n} planets, start-up included)",
+                ratio,
+                f"{ratio:.2f}×",
+                ratio <= TARGETS["fused_snakemake_vs_direct"],
+            )
+        )
+    for key, target in (
+        ("fused-science", "fused_science_vs_read_floor"),
+        ("staged-science", "default_science_vs_read_floor"),
+    ):
+        run, half = r["snakemake"].get(key), r["snakemake"].get(f"{key}-half")
+        if run and half:
+            marginal = (run["wall"] - half["wall"]) / (n - half["planets"])
+            ratio = marginal / floor
+            checks.append(
+                (
+                    f"{dict(SCIENCE_RUNS)[key]} ≤ {TARGETS[target]:.0f}× read floor per planet (marginal: wall of "
+                    f"{n} planets − wall of {half['planets']}, {marginal:.2f} s per planet; wall / {n} planets "
+                    f"{run['per_planet'] / floor:.2f}×, wall / {half['planets']} "
+                    f"{half['wall'] / half['planets'] / floor:.2f}×)",
+                    ratio,
+                    f"{ratio:.2f}×",
+                    ratio <= TARGETS[target],
+                )
+            )
     if sf and ss:
         ratio = ss["per_planet"] / sf["per_planet"]
         # For information: start-up excluded (the ratio of a long run) and summed job times.
@@ -605,6 +648,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument(
         "--profile", action="store_true", help="profile the direct fused call even if it meets its target"
+    )
+    parser.add_argument(
+        "--science", action="store_true", help="also run the default target (science layer, QC) in both modes"
     )
     parser.add_argument("--render-only", action="store_true", help="re-render WORKDIR/results.json of an earlier run")
     parser.add_argument("--snakefile", default=str(SNAKEFILE), help="workflow to run (e.g. a patched copy)")
@@ -728,7 +774,15 @@ def main(argv=None) -> int:
     quiet()
     r["startup"] = snakemake_startup(workdir, data, planets, args.cores)
     log(f"  {r['startup']['wall']:.2f} s ({r['startup']['no_scontrol']:.2f} s without the scontrol stall)")
-    for key, label in SNAKEMAKE_RUNS:
+    if args.science and n >= 2:
+        for key, label in SCIENCE_RUNS:
+            half = planets[: n // 2]
+            log(f"snakemake {label}, {len(half)} planets, --cores {args.cores}")
+            quiet()
+            run = snakemake_run(workdir, data, key.split("-")[0], half, args.cores, label=f"{key}-half")
+            r["snakemake"][f"{key}-half"] = {"wall": run["wall"], "planets": len(half)}
+            log(f"  wall {run['wall']:.1f} s")
+    for key, label in SNAKEMAKE_RUNS + (SCIENCE_RUNS if args.science else ()):
         log(f"snakemake {label}, {n} planets, --cores {args.cores}")
         quiet()
         mode = key.split("-")[0]
@@ -766,6 +820,7 @@ def main(argv=None) -> int:
         "repeats": args.repeats,
         "quiet_wait": args.quiet_wait,
         "skip_notebook": args.skip_notebook,
+        "science": args.science,
         "snakefile": str(SNAKEFILE),
         "minutes": (time.perf_counter() - started) / 60,
     }
@@ -793,7 +848,7 @@ def header(r: dict) -> str:
         f"benchmark waits up to {m['quiet_wait']:.0f} s for other processes to use < 0.3 cores; the column "
         '"others\' load" is the cores other processes used during the measurement (machine busy time minus ours).',
         f"- Command: `.venv/bin/python bench/run.py{' --quick' if m['size'] == 'quick' else ''} --planets {n}"
-        f"{' --skip-notebook' if m['skip_notebook'] else ''}{snakefile}`; benchmark wall time {m['minutes']:.1f} min.",
+        f"{' --skip-notebook' if m['skip_notebook'] else ''}{' --science' if m.get('science') else ''}{snakefile}`; benchmark wall time {m['minutes']:.1f} min.",
         f"- {FULL_PLANETS}-planet column: on this machine, s / planet × {FULL_PLANETS}; for Snakemake rows, start-up once "
         f"+ (wall − start-up) / {n} per planet (per-job start-up included; DAG size effects of {FULL_PLANETS} planets not "
         "measured). The notebook single-process, as written.",
