@@ -163,6 +163,22 @@ def test_window_detection_of_a_v_shaped_transit():
     np.testing.assert_allclose(window.contacts, contacts, atol=2e-3)
 
 
+def test_window_detection_under_a_drift_larger_than_the_depth():
+    """A linear drift of 0.24 % over the visit beneath a 0.2 % transit in its second half (a case
+    of the realistic simulations): with a constant baseline the search took the whole lower
+    first part for the transit; the straight-line baseline finds the true contacts."""
+    contacts = (0.206, 0.222, 0.570, 0.587)
+    width = 24 / 3600
+    time = width * (0.5 + np.arange(120))
+    rng = np.random.default_rng(11)
+    sigma = 6e-5
+    flux = (0.998 + 2.4e-3 * time / time[-1]) * (1 - 0.002 * science.binned_trapezoid(time, contacts, width))
+    flux += rng.normal(0, sigma, time.size)
+    window = science.detect_window(time, flux, np.full(time.size, sigma**2), width=width)
+    assert np.max(np.abs(np.subtract(window.contacts, contacts))) < width
+    assert window.depth == pytest.approx(0.002, rel=0.05)
+
+
 def test_window_bins_keep_whole_bins_on_the_right_side():
     time = np.arange(10.0) + 0.5  # bins [k, k+1]
     inside, outside = science.window_bins(time, 1.0, (2.0, 3.0, 7.0, 8.0), margin=0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -105,21 +106,60 @@ def _models(t, width, mid, half, half_flat):
     return total
 
 
-def _fit_scores(y, w, shapes):
-    """Weighted least squares of y = b - a * shape for each model (row of ``shapes``).
+class _Curve(NamedTuple):
+    """One white light curve as the window search uses it: finite bins only, the flux over its
+    median, weights 1/variance, and the time about its weighted mean (``tau``), so that the
+    baseline's constant and slope are orthogonal."""
 
-    Returns the chi2 reduction over a constant (0 unless a > 0: only dips count), a and var(a).
-    """
-    sw, swy = w.sum(), (w * y).sum()
-    swl = shapes @ w
-    swll = (shapes * shapes) @ w
-    swly = shapes @ (w * y)
-    det = sw * swll - swl * swl
+    t: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    width: float
+    tau: np.ndarray
+    centre: float
+
+    def line_sums(self):
+        """(sum w, sum w tau^2, sum w y, sum w tau y): the straight-line baseline's normal equations."""
+        w, tau, y = self.w, self.tau, self.y
+        return w.sum(), (w * tau * tau).sum(), (w * y).sum(), (w * tau * y).sum()
+
+
+def _dip_scores(line, shape_w, shape_wtau, shape_wshape, shape_wy):
+    """Weighted least squares of y = b0 + b1 tau - a * shape, from the sums over the bins of w
+    times (shape, shape tau, shape^2, shape y) of every candidate shape (arrays) and the
+    curve's ``line`` sums. The shape is projected off the straight line: a slow drift across the
+    visit then tilts the baseline instead of pulling the window towards the lower end.
+
+    Returns the chi2 reduction over the line alone (0 unless a > 0: only dips count), a and
+    var(a)."""
+    sw, swtt, swy, swty = line
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = (swl * swy - sw * swly) / det
-        gain = np.where((det > 0) & (a > 0), a * a * det / sw, 0.0)
-        var_a = sw / det
+        # s'Ws' and s'Wy' of the shape and the flux with the line projected out
+        ss = shape_wshape - shape_w * shape_w / sw - shape_wtau * shape_wtau / swtt
+        sy = shape_wy - shape_w * swy / sw - shape_wtau * swty / swtt
+        a = -sy / ss
+        gain = np.where((ss > 0) & (a > 0), sy * sy / ss, 0.0)
+        var_a = 1.0 / ss
     return gain, a, var_a
+
+
+def _fit_scores(curve: _Curve, shapes):
+    """:func:`_dip_scores` of each model (row of ``shapes``) for one curve."""
+    w = curve.w
+    return _dip_scores(
+        curve.line_sums(), shapes @ w, shapes @ (w * curve.tau), (shapes * shapes) @ w, shapes @ (w * curve.y)
+    )
+
+
+def _depth(curve: _Curve, shape, mid: float):
+    """(relative depth, its S/N) of one curve for one shape: a over the baseline at mid-transit."""
+    gain, a, var_a = (float(v[0]) for v in _fit_scores(curve, shape[None, :]))
+    sw, swtt, swy, swty = curve.line_sums()
+    w = curve.w
+    b0 = (swy + a * (shape @ w)) / sw
+    b1 = (swty + a * (shape @ (w * curve.tau))) / swtt
+    baseline = b0 + b1 * (mid - curve.centre)
+    return a / baseline, (a / np.sqrt(var_a) if var_a > 0 else np.nan)
 
 
 def detect_window(
@@ -133,7 +173,7 @@ def detect_window(
     return detect_joint_window([(time, flux, variance, width)], **search)
 
 
-def _prepared(curve):
+def _prepared(curve) -> _Curve | None:
     time, flux, variance, width = curve
     t = np.asarray(time, dtype=F64)
     y = np.asarray(flux, dtype=F64)
@@ -145,28 +185,29 @@ def _prepared(curve):
     scale = np.median(y)
     if width is None:
         width = float(np.median(np.diff(t)))
-    return t, y / scale, w * scale**2, float(width)
+    w = w * scale**2
+    centre = float((w * t).sum() / w.sum())
+    return _Curve(t, y / scale, w, float(width), t - centre, centre)
+
+
+def _box_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The sums of ``values`` over every box from edge i to edge j (bins index[i]:index[j])."""
+    prefix = np.concatenate([[0.0], np.cumsum(values)])[index]
+    return prefix[None, :] - prefix[:, None]
 
 
 def _box_search(used, first: float, last: float):
-    """The best box-shaped dip (1 inside, 0 outside) of the joint curves over every pair of
-    edges on a grid of the finest bin width: (mid, half duration, grid step). Per curve the box
-    holds the bins whose centre lies between the edges; b and depth are solved exactly from
-    prefix sums (all pairs at once), and only dips count."""
-    step = min(p[3] for p in used)
+    """The best box-shaped dip (1 inside, 0 outside) below a straight-line baseline, of the joint
+    curves over every pair of edges on a grid of the finest bin width: (mid, half duration, grid
+    step). Per curve the box holds the bins whose centre lies between the edges; the line and
+    the depth are solved exactly from prefix sums (all pairs at once), and only dips count."""
+    step = min(c.width for c in used)
     edges = np.arange(first - step / 2, last + step, step)
     gains = np.zeros((edges.size, edges.size))
-    for t, y, w, _ in used:
-        index = np.searchsorted(t, edges)
-        cw = np.concatenate([[0.0], np.cumsum(w)])[index]
-        cwy = np.concatenate([[0.0], np.cumsum(w * y)])[index]
-        sw, swy = cw[-1], cwy[-1]
-        inside = cw[None, :] - cw[:, None]  # box from edge i to edge j > i: sum of w (= w L = w L^2)
-        inside_y = cwy[None, :] - cwy[:, None]
-        det = sw * inside - inside * inside
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = (inside * swy - sw * inside_y) / det
-            gains += np.where((det > 0) & (a > 0), a * a * det / sw, 0.0)
+    for c in used:
+        index = np.searchsorted(c.t, edges)
+        box_w = _box_sums(c.w, index)  # a box is 0 or 1: sum w s = sum w s^2
+        gains += _dip_scores(c.line_sums(), box_w, _box_sums(c.w * c.tau, index), box_w, _box_sums(c.w * c.y, index))[0]
     gains[np.tril_indices(edges.size)] = 0.0
     i, j = np.unravel_index(int(np.argmax(gains)), gains.shape)
     return 0.5 * (edges[i] + edges[j]), 0.5 * (edges[j] - edges[i]), step
@@ -176,24 +217,24 @@ def _joint_gain(used, mid, half, flat):
     gains = np.zeros(mid.size)
     for start in range(0, mid.size, 2048):
         part = slice(start, start + 2048)
-        for t, y, w, bin_width in used:
-            gains[part] += _fit_scores(y, w, _models(t, bin_width, mid[part], half[part], flat[part]))[0]
+        for c in used:
+            gains[part] += _fit_scores(c, _models(c.t, c.width, mid[part], half[part], flat[part]))[0]
     return gains
 
 
 def _trapezoid_residuals(used, x):
-    """Weighted residuals of every curve about b (1 - depth * trapezoid) with b, depth solved
-    exactly; x = (mid, half duration, flat / half)."""
+    """Weighted residuals of every curve about its line b0 + b1 tau minus depth * trapezoid,
+    with the line and the depth solved exactly; x = (mid, half duration, flat / half)."""
     mid, half, ratio = (np.array([v]) for v in x)
     parts = []
-    for t, y, w, bin_width in used:
-        shape = _models(t, bin_width, mid, half, half * ratio)[0]
-        sw, swl, swll = w.sum(), shape @ w, (shape * shape) @ w
-        swy, swly = (w * y).sum(), shape @ (w * y)
-        det = sw * swll - swl * swl
-        a = (swl * swy - sw * swly) / det if det > 0 else 0.0
-        b = (swy + a * swl) / sw
-        parts.append((y - b + a * shape) * np.sqrt(w))
+    for c in used:
+        shape = _models(c.t, c.width, mid, half, half * ratio)[0]
+        _, a, _ = _fit_scores(c, shape[None, :])
+        a = float(a[0]) if np.isfinite(a[0]) else 0.0
+        sw, swtt, swy, swty = c.line_sums()
+        b0 = (swy + a * (shape @ c.w)) / sw
+        b1 = (swty + a * (shape @ (c.w * c.tau))) / swtt
+        parts.append((c.y - b0 - b1 * c.tau + a * shape) * np.sqrt(c.w))
     return np.concatenate(parts)
 
 
@@ -202,16 +243,18 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
     contact times.
 
     ``curves`` is a sequence of ``(time, flux, variance or None, bin width or None)``; a None
-    width is the median time spacing. Each curve is fitted as ``flux = b (1 - depth *
-    trapezoid)`` with its own b and depth, and one symmetric trapezoid (equal ingress and
-    egress), averaged over each time bin, for all curves; the fit minimises the summed weighted
+    width is the median time spacing. Each curve is fitted as ``flux = b0 + b1 (t - tc) - a *
+    trapezoid`` with its own straight-line baseline and a (the depth is a over the baseline at
+    mid-transit), and one symmetric trapezoid (equal ingress and egress), averaged over each
+    time bin, for all curves: a slow drift across the visit tilts the baseline rather than
+    dragging the window to the visit's lower end; the fit minimises the summed weighted
     chi2 (weights 1/variance, or equal), so the curve with the best signal-to-noise ratio
     dominates. The shape parameters are the mid-time, the half total duration (t4 - t1)/2 and
     the half flat duration (t3 - t2)/2. Three steps: the best box over every pair of edges on a
     grid of the finest bin width (exact, from prefix sums: :func:`_box_search`); ``levels``
     ``refine_grid``-point grids of trapezoids around it (the first spanning an ingress from none
     to a V shape, each next one +-2 steps of the last); then Levenberg-Marquardt from the best
-    grid point. b and depth are solved exactly at each point, and only dips count on the grids
+    grid point. The line and a are solved exactly at each point, and only dips count on the grids
     (depth > 0). Curves with fewer than 5 finite points are left out (their depth is NaN);
     ValueError if none is left.
     """
@@ -219,10 +262,10 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
     used = [p for p in prepared if p is not None]
     if not used:
         raise ValueError("detect_window: no light curve with at least 5 finite points")
-    first = min(p[0][0] for p in used)
-    last = max(p[0][-1] for p in used)
+    first = min(c.t[0] for c in used)
+    last = max(c.t[-1] for c in used)
     span = last - first
-    width = max(p[3] for p in used)
+    width = max(c.width for c in used)
     lo = np.array([first, width, 0.0])
     hi = np.array([last, max(span / 2, width), span / 2])
     box_mid, box_half, step = _box_search(used, first, last)
@@ -254,18 +297,14 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
     if _joint_gain(used, *(np.array([v]) for v in (x[0], x[1], x[1] * x[2])))[0] >= best[0]:
         m, a_half, b_half = x[0], x[1], x[1] * x[2]
     depths, snrs = [], []
-    for p in prepared:
-        if p is None:
+    for c in prepared:
+        if c is None:
             depths.append(np.nan)
             snrs.append(np.nan)
             continue
-        t, y, w, bin_width = p
-        shape = _models(t, bin_width, np.array([m]), np.array([a_half]), np.array([b_half]))
-        _, a, var_a = _fit_scores(y, w, shape)
-        a, var_a = float(a[0]), float(var_a[0])
-        b = (w * (y + a * shape[0])).sum() / w.sum()
-        depths.append(a / b)
-        snrs.append(a / np.sqrt(var_a) if var_a > 0 else np.nan)
+        depth, snr = _depth(c, _models(c.t, c.width, np.array([m]), np.array([a_half]), np.array([b_half]))[0], m)
+        depths.append(depth)
+        snrs.append(snr)
     return Window(
         float(m - a_half), float(m - b_half), float(m + b_half), float(m + a_half), tuple(depths), tuple(snrs)
     )
