@@ -4,5 +4,5 @@ from arielcal import calib, steps
 
 with steps.step(snakemake, "adc") as step:
     raw, gain, offset = step.read_raw()
-    cube, dq = calib.adc_invert(raw, gain, offset)
+    cube, dq = calib.adc_invert(raw, gain, offset, out=step.cube_out(raw.shape))
     step.write_cube(cube, dq)

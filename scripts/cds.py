@@ -3,4 +3,6 @@
 from arielcal import calib, formats, steps
 
 with steps.step(snakemake, "cds") as step:
-    step.write_cube(calib.cds(formats.load_npy(snakemake.input.cube)), step.input_dq())
+    reads = formats.load_npy(snakemake.input.cube)
+    rows, cols, frames = reads.shape
+    step.write_cube(calib.cds(reads, out=step.cube_out((rows, cols, frames // 2))), step.input_dq())

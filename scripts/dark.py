@@ -13,4 +13,5 @@ with steps.step(snakemake, "dark") as step:
     )
     step.extra["integration_time_s"] = {"even": float(dt[0]), "odd": float(dt[1])}
     dark = step.calibration("dark")
-    step.write_cube(calib.subtract_dark(cube, dark, dt), step.input_dq() | calib.dark_dq(dark))
+    corrected = calib.subtract_dark(cube, dark, dt, out=step.cube_out(cube.shape))
+    step.write_cube(corrected, step.input_dq() | calib.dark_dq(dark))

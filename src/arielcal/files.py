@@ -88,13 +88,14 @@ def npy_writer(path: str | os.PathLike, shape: tuple[int, ...], dtype) -> Iterat
     """A writable memory-mapped ``.npy`` to fill in place, renamed into ``path`` only when complete.
 
     The file is allocated up front (``posix_fallocate`` where available), so a disk too small
-    for it fails at once with ENOSPC instead of a SIGBUS while the memory map is filled.
+    for it fails at once with ENOSPC instead of a SIGBUS while the memory map is filled. The map
+    is not synced to the disk (as :func:`save_npy` does not fsync): the rename publishes the
+    pages already in the page cache, and msync of a ~0.5 GB stage cube would wait for the disk.
     """
     with atomic_path(path) as tmp:
         array = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
         _allocate(tmp)
         yield array
-        array.flush()
         del array
 
 

@@ -38,6 +38,10 @@ class Step:
         self.columns = self.params.get("columns")
         self.extra: dict = {}
         self._started = time.perf_counter()
+        # The output cube's memory map (cube_out), published by write_cube, deleted on failure.
+        self._outputs = contextlib.ExitStack()
+        self._cube_out: np.ndarray | None = None
+        self._published = False
 
     def calibration(self, kind: str) -> np.ndarray:
         """A calibration map from the rule input named ``kind``, cut to the stage's columns."""
@@ -55,10 +59,31 @@ class Step:
     def input_dq(self) -> np.ndarray:
         return np.array(formats.load_npy(self.smk.input.dq, mmap=False), dtype=dqflags.DQ_DTYPE)
 
+    def cube_out(self, shape: tuple[int, ...]) -> np.ndarray:
+        """The output cube as a writable memory map of a temporary file beside it, for the stage
+        function's ``out=``; :meth:`write_cube` of that same array renames it into place.
+
+        A stage cube written this way costs the page cache's pages only, where an array in
+        memory and then ``np.save`` cost as much memory again and a copy: on a machine where
+        fresh memory is dear (a VM that returns freed memory to its host) the stage is 2-3x
+        faster (bench/staged_io.py)."""
+        if self._cube_out is not None:
+            raise RuntimeError(f"{self.stage}: cube_out called twice")
+        self._cube_out = self._outputs.enter_context(
+            formats.npy_writer(self.smk.output.cube, tuple(shape), calib.STORE_DTYPE)
+        )
+        return self._cube_out
+
     def write_cube(self, cube: np.ndarray, dq: np.ndarray) -> None:
         """Write the cube with excluded pixels set to NaN (the NaN <-> DQ sync), then its DQ map."""
         calib.exclude_flagged(cube, dq)
-        formats.save_npy(self.smk.output.cube, cube)
+        if self._cube_out is None:
+            formats.save_npy(self.smk.output.cube, cube)
+        elif cube is self._cube_out:
+            self._outputs.close()
+            self._published = True
+        else:
+            raise RuntimeError(f"{self.stage}: write_cube of an array that is not the cube_out() map")
         self.extra["cube_shape"] = list(cube.shape)
         self.write_dq(dq)
 
@@ -103,7 +128,10 @@ def step(smk, stage: str) -> Iterator[Step]:
     try:
         log.info("%s %s", stage, dict(smk.wildcards.items()))
         try:
-            yield current
+            with current._outputs:  # a cube_out() map not yet written is removed on failure
+                yield current
+                if current._cube_out is not None and not current._published:
+                    raise RuntimeError(f"{stage}: cube_out() was never handed to write_cube")
             if "meta" in current.smk.output.keys():  # noqa: SIM118 (a Namedlist: `in` tests values)
                 current.write_meta()
         except (InputError, Rejected, formats.FileError) as exc:

@@ -390,3 +390,20 @@ def test_truncated_signal_is_reported(observation):
         run_stage(root, "adc", {"signal": files["signal"], "adc_info": files["adc_info"]}, {"columns": [0, 32]})
     assert str(files["signal"]) in str(err.value)
     assert not stage_files(root, "adc")["cube"].exists()
+
+
+def test_a_stage_failing_after_its_cube_map_was_filled_leaves_no_file(observation):
+    """Stages compute straight into a memory map of their output (Step.cube_out): a failure
+    after it was filled (here the input DQ map, damaged) leaves neither the cube nor the
+    temporary file behind it."""
+    root, files, _, _ = observation
+    columns = {"columns": [0, 32]}
+    adc = run_stage(root, "adc", {"signal": files["signal"], "adc_info": files["adc_info"]}, columns)
+    dq = adc["dq"].read_bytes()
+    adc["dq"].write_bytes(dq[: len(dq) - 8])
+    with pytest.raises(SystemExit) as err:
+        run_stage(
+            root, "linearity", {"cube": adc["cube"], "dq": adc["dq"], "linear_corr": files["linear_corr"]}, columns
+        )
+    assert str(adc["dq"]) in str(err.value)
+    assert sorted(p.name for p in (root / "stages").iterdir()) == ["adc.dq.npy", "adc.json", "adc.npy"]

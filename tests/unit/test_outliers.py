@@ -28,6 +28,15 @@ def test_a_spike_is_rejected_by_hand():
     assert n == 1 and np.isnan(out[4]) and out[[0, 1, 2, 3, 5]].tolist() == [10, 11, 9, 10, 10]
 
 
+def test_out_receives_the_cleaned_cube_and_the_input_is_untouched():
+    cube = np.array([[[10, 11, 9, 10, 500, 10]]], dtype=np.float32)
+    out = np.full(cube.shape, -1.0, dtype=np.float32)
+    got, rejected = calib.reject_outliers(cube, np.full((1, 1), 1.0), window=6, out=out)
+    assert got is out and int(rejected[0, 0]) == 1 and np.isnan(out[0, 0, 4]) and cube[0, 0, 4] == 500
+    with pytest.raises(ValueError, match="C-contiguous"):
+        calib.reject_outliers(cube, np.full((1, 1), 1.0), out=np.empty((1, 1, 12), np.float32)[..., ::2])
+
+
 def test_the_noise_floor_and_the_robust_spread():
     floor = math.sqrt(2 * 4.0**2 + 100.0)  # read 4 e-, median 100 e-
     out, n = _one([100.0] * 9 + [100.0 + 5.9 * floor], read=4.0, window=10)

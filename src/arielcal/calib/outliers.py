@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dq import DQ, DQ_DTYPE
+from ._blocks import _output
 
 MAD_TO_SIGMA = 1.4826
 MIN_OUTLIER_FRAMES = 3
@@ -59,9 +60,11 @@ def reject_outliers(
     threshold: float = DEFAULT_OUTLIER_THRESHOLD,
     window: int = DEFAULT_OUTLIER_WINDOW,
     block_pixels: int = 256,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """CDS cube (rows, cols, frames) -> (float32 cube with rejected frames NaN, uint32 count of
-    rejected frames per pixel). ``read`` (rows, cols) is the per-read noise in the cube's unit."""
+    rejected frames per pixel). ``read`` (rows, cols) is the per-read noise in the cube's unit;
+    ``out`` (float32, the cube's shape) receives the cleaned cube."""
     cube = np.asarray(cube)
     if cube.ndim != 3:
         raise ValueError(f"cube: expected a pixel-major (rows, cols, frames) cube, got shape {cube.shape}")
@@ -71,7 +74,10 @@ def reject_outliers(
         raise ValueError(f"read: expected a (rows, cols) map of shape {(rows, cols)}, got {read.shape}")
     if not threshold > 0:
         raise ValueError(f"outliers: threshold must be > 0, got {threshold}")
-    out = np.array(cube, dtype=np.float32)
+    out = _output(out, cube.shape)
+    if not out.flags.c_contiguous:  # rejected frames are written through a (pixels, frames) view
+        raise ValueError("out: expected a C-contiguous array")
+    np.copyto(out, cube, casting="same_kind")
     rejected = np.zeros(rows * cols, dtype=np.uint32)
     if n_frames == 0:
         return out, rejected.reshape(rows, cols)
