@@ -259,6 +259,32 @@ def _crash(node: str) -> list[int]:
     return pids
 
 
+def _first_running_observation_job(proc: subprocess.Popen, timeout_s: float = 300) -> tuple[str, str] | None:
+    """(job id, node) of the first observation job that has run for 1 s, polled every 0.5 s while
+    the run goes on; None if none did within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = subprocess.run(
+            ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%N|%k|%M"], capture_output=True, text=True, timeout=30
+        )
+        for line in done.stdout.splitlines():
+            jobid, node, comment, elapsed = line.split("|")
+            if comment.startswith("rule_obs_") and _seconds(elapsed) >= 1:
+                return jobid, node
+        time.sleep(0.5)
+    return None
+
+
+def _assert_same_train_products(local: Workflow, cluster: Workflow, after: str) -> None:
+    """The cluster run's products and stacks are the local run's, byte for byte."""
+    expected = _products(local, under="results/train/")
+    got = _products(cluster)
+    assert any(name.endswith("AIRS-CH0.npy") for name in expected), sorted(expected)
+    assert sorted(got) == sorted(expected)
+    differ = [name for name in expected if got[name] != expected[name]]
+    assert not differ, f"products differ {after}: {differ}"
+
+
 def _seconds(elapsed: str) -> int:
     """squeue's %M ([days-][hours:]minutes:seconds) in seconds."""
     days, _, clock = elapsed.rpartition("-")
@@ -284,18 +310,9 @@ def test_node_crashed_mid_run_costs_one_retry(tmp_path, tmp_path_factory):
     try:
         # Crash the node of the first observation job 1 s after it started (its Snakemake is
         # then starting; the whole job takes ~5-10 s).
-        deadline = time.monotonic() + 300
-        while crashed is None and proc.poll() is None and time.monotonic() < deadline:
-            done = subprocess.run(
-                ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%N|%k|%M"], capture_output=True, text=True, timeout=30
-            )
-            for line in done.stdout.splitlines():
-                jobid, node, comment, elapsed = line.split("|")
-                if comment.startswith("rule_obs_") and _seconds(elapsed) >= 1:
-                    crashed = (jobid, node, _crash(node))
-                    break
-            time.sleep(0.5)
-        assert crashed is not None, f"no observation job ran:\n{out.read_text()[-4000:]}"
+        running = _first_running_observation_job(proc)
+        assert running is not None, f"no observation job ran:\n{out.read_text()[-4000:]}"
+        crashed = (*running, _crash(running[1]))
         returncode, output = _finish(proc, out)
     finally:
         if proc.poll() is None:
@@ -324,12 +341,7 @@ def test_node_crashed_mid_run_costs_one_retry(tmp_path, tmp_path_factory):
     assert set(_nodes()) == set(nodes)
     assert all(state in ("idle", "mixed", "allocated") for state in _nodes().values()), _nodes()
 
-    expected = _products(local, under="results/train/")
-    got = _products(cluster)
-    assert any(name.endswith("AIRS-CH0.npy") for name in expected), sorted(expected)
-    assert sorted(got) == sorted(expected)
-    differ = [name for name in expected if got[name] != expected[name]]
-    assert not differ, f"products differ after the node crash: {differ}"
+    _assert_same_train_products(local, cluster, "after the node crash")
     print(
         f"\ncrashed {node} ({len(pids)} processes) under job {jobid}; retried as {retry[0]['id']} on {retry[0]['node']}"
     )
@@ -380,11 +392,7 @@ def test_job_killed_for_memory_is_retried_with_twice_the_memory(tmp_path, tmp_pa
             rf"StepId={killed}\.\S+ exceeded memory limit \(\d+ > 157286400\), being killed", log.read_text()
         ), log.read_text()[-3000:]
 
-    expected = _products(local, under="results/train/")
-    got = _products(cluster)
-    assert sorted(got) == sorted(expected)
-    differ = [name for name in expected if got[name] != expected[name]]
-    assert not differ, f"products differ after the memory retries: {differ}"
+    _assert_same_train_products(local, cluster, "after the memory retries")
     print(f"\nstack attempts: {[[(j['mem'], j['state']) for j in a] for a in by_split.values()]}")
 
 
@@ -455,11 +463,7 @@ def test_job_killed_for_its_time_is_retried_with_twice_the_time(tmp_path, tmp_pa
         log.read_text()[-3000:]
     )
 
-    expected = _products(local, under="results/train/")
-    got = _products(cluster)
-    assert sorted(got) == sorted(expected)
-    differ = [name for name in expected if got[name] != expected[name]]
-    assert not differ, f"products differ after the time-limit retry: {differ}"
+    _assert_same_train_products(local, cluster, "after the time-limit retry")
     print(f"\nstack AIRS-CH0: {[(j['state'], limits[j['id']]) for j in airs]}, run {elapsed:.0f} s")
 
 
@@ -500,19 +504,10 @@ def test_job_requeued_mid_run_reruns_under_its_id_and_products_are_identical(tmp
     proc, out = _start(cluster, "--profile", str(requeueing), *TRAIN_TARGETS)
     requeued = None
     try:
-        deadline = time.monotonic() + 300
-        while requeued is None and proc.poll() is None and time.monotonic() < deadline:
-            done = subprocess.run(
-                ["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%M"], capture_output=True, text=True, timeout=30
-            )
-            for line in done.stdout.splitlines():
-                jobid, comment, elapsed = line.split("|")
-                if comment.startswith("rule_obs_") and _seconds(elapsed) >= 1:
-                    subprocess.run(["scontrol", "requeue", jobid], check=True, capture_output=True, timeout=30)
-                    requeued = jobid
-                    break
-            time.sleep(0.5)
-        assert requeued is not None, f"no observation job ran:\n{out.read_text()[-4000:]}"
+        running = _first_running_observation_job(proc)
+        assert running is not None, f"no observation job ran:\n{out.read_text()[-4000:]}"
+        requeued = running[0]
+        subprocess.run(["scontrol", "requeue", requeued], check=True, capture_output=True, timeout=30)
         returncode, output = _finish(proc, out)
     finally:
         if proc.poll() is None:
@@ -524,11 +519,7 @@ def test_job_requeued_mid_run_reruns_under_its_id_and_products_are_identical(tmp
     assert jobs[requeued]["state"] == "COMPLETED", jobs
     assert "Restarts=1 " in _show_job(requeued), _show_job(requeued)
     assert "Trying to restart job" not in output and len(_submitted(output)) == 4, output[-6000:]
-    expected = _products(local, under="results/train/")
-    got = _products(cluster)
-    assert sorted(got) == sorted(expected)
-    differ = [name for name in expected if got[name] != expected[name]]
-    assert not differ, f"products differ after the requeue: {differ}"
+    _assert_same_train_products(local, cluster, "after the requeue")
 
 
 def _job_state(jobid: str) -> str:
