@@ -78,8 +78,8 @@ DEFECTS = (
     ),
     Defect(
         "dark dropped (the dark script subtracts nothing)",
-        "calib.subtract_dark(cube, dark, dt)",
-        "calib.subtract_dark(cube, 0.0 * dark, dt)",
+        "calib.subtract_dark(cube, dark, dt, out=",
+        "calib.subtract_dark(cube, 0.0 * dark, dt, out=",
         (DARK_SCRIPT, CHAIN),
     ),
     Defect(
