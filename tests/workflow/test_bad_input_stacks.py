@@ -157,6 +157,43 @@ def test_a_damaged_product_or_stack_is_rebuilt_by_one_run(scenario):
     assert wf.planned() == {}  # and then nothing is left to do
 
 
+# Fault injection for the next test, on the PYTHONPATH of the Snakemake under test: the FGS1
+# stack job fails as an unexpected error would (jobs run in threads of that process).
+_FAIL_THE_FGS1_STACK = """
+import errno
+from arielcal import stacks
+
+_build = stacks.build
+
+
+def build(path, slots, split, instrument, *args, **kwargs):
+    if instrument == "FGS1":
+        raise OSError(errno.EIO, "injected fault while stacking", str(path))
+    return _build(path, slots, split, instrument, *args, **kwargs)
+
+
+stacks.build = build
+"""
+
+
+def test_a_failed_stack_job_still_leaves_the_stack(scenario, tmp_path, monkeypatch):
+    """Snakemake deletes a job's outputs before it runs, so a stack job that fails takes the
+    previous stack with it: the run's onerror hook writes it again from the products."""
+    data, ids, wf, clean_wf = scenario
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(_FAIL_THE_FGS1_STACK)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(inject), os.environ.get("PYTHONPATH")])))
+    done = wf.run("--keep-going", "--forcerun", "stack", check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "injected fault while stacking" in wf.path("logs", "stack", "train", "FGS1.log").read_text()
+    assert "Wrote results/train/FGS1.npy from the observations that succeeded" in output, output[-4000:]
+    for name in ("AIRS-CH0.npy", "FGS1.npy"):
+        assert wf.path("results", "train", name).read_bytes() == clean_wf.path("results", "train", name).read_bytes()
+    _assert_identical_except(wf, clean_wf, ids, skip=set())
+
+
 def test_every_observation_of_an_instrument_failed_still_gives_its_stack(scenario):
     """No AIRS-CH0 observation of the split succeeds (one rejected, two failed in their job): its
     stack is written all NaN, of the products' shape; FGS1's is the clean run's."""
