@@ -108,8 +108,9 @@ def _models(t, width, mid, half, half_flat):
 
 class _Curve(NamedTuple):
     """One white light curve as the window search uses it: finite bins only, the flux over its
-    median, weights 1/variance, and the time about its weighted mean (``tau``), so that the
-    baseline's constant and slope are orthogonal."""
+    median, weights 1/variance, the time about its weighted mean (``tau``), so that the
+    baseline's constant and slope are orthogonal, and the straight line's normal-equation sums
+    ``line`` = (sum w, sum w tau^2, sum w y, sum w tau y)."""
 
     t: np.ndarray
     y: np.ndarray
@@ -117,11 +118,7 @@ class _Curve(NamedTuple):
     width: float
     tau: np.ndarray
     centre: float
-
-    def line_sums(self):
-        """(sum w, sum w tau^2, sum w y, sum w tau y): the straight-line baseline's normal equations."""
-        w, tau, y = self.w, self.tau, self.y
-        return w.sum(), (w * tau * tau).sum(), (w * y).sum(), (w * tau * y).sum()
+    line: tuple[float, float, float, float]
 
 
 def _dip_scores(line, shape_w, shape_wtau, shape_wshape, shape_wy):
@@ -146,20 +143,24 @@ def _dip_scores(line, shape_w, shape_wtau, shape_wshape, shape_wy):
 def _fit_scores(curve: _Curve, shapes):
     """:func:`_dip_scores` of each model (row of ``shapes``) for one curve."""
     w = curve.w
-    return _dip_scores(
-        curve.line_sums(), shapes @ w, shapes @ (w * curve.tau), (shapes * shapes) @ w, shapes @ (w * curve.y)
-    )
+    return _dip_scores(curve.line, shapes @ w, shapes @ (w * curve.tau), (shapes * shapes) @ w, shapes @ (w * curve.y))
+
+
+def _fit_one(curve: _Curve, shape):
+    """(a, var(a), b0, b1) of y = b0 + b1 tau - a * shape for one shape."""
+    _, a, var_a = (float(v[0]) for v in _fit_scores(curve, shape[None, :]))
+    sw, swtt, swy, swty = curve.line
+    w = curve.w
+    with np.errstate(invalid="ignore"):
+        b0 = (swy + a * (shape @ w)) / sw
+        b1 = (swty + a * (shape @ (w * curve.tau))) / swtt
+    return a, var_a, b0, b1
 
 
 def _depth(curve: _Curve, shape, mid: float):
     """(relative depth, its S/N) of one curve for one shape: a over the baseline at mid-transit."""
-    gain, a, var_a = (float(v[0]) for v in _fit_scores(curve, shape[None, :]))
-    sw, swtt, swy, swty = curve.line_sums()
-    w = curve.w
-    b0 = (swy + a * (shape @ w)) / sw
-    b1 = (swty + a * (shape @ (w * curve.tau))) / swtt
-    baseline = b0 + b1 * (mid - curve.centre)
-    return a / baseline, (a / np.sqrt(var_a) if var_a > 0 else np.nan)
+    a, var_a, b0, b1 = _fit_one(curve, shape)
+    return a / (b0 + b1 * (mid - curve.centre)), (a / np.sqrt(var_a) if var_a > 0 else np.nan)
 
 
 def detect_window(
@@ -186,8 +187,11 @@ def _prepared(curve) -> _Curve | None:
     if width is None:
         width = float(np.median(np.diff(t)))
     w = w * scale**2
+    y = y / scale
     centre = float((w * t).sum() / w.sum())
-    return _Curve(t, y / scale, w, float(width), t - centre, centre)
+    tau = t - centre
+    line = (w.sum(), (w * tau * tau).sum(), (w * y).sum(), (w * tau * y).sum())
+    return _Curve(t, y, w, float(width), tau, centre, line)
 
 
 def _box_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -207,7 +211,7 @@ def _box_search(used, first: float, last: float):
     for c in used:
         index = np.searchsorted(c.t, edges)
         box_w = _box_sums(c.w, index)  # a box is 0 or 1: sum w s = sum w s^2
-        gains += _dip_scores(c.line_sums(), box_w, _box_sums(c.w * c.tau, index), box_w, _box_sums(c.w * c.y, index))[0]
+        gains += _dip_scores(c.line, box_w, _box_sums(c.w * c.tau, index), box_w, _box_sums(c.w * c.y, index))[0]
     gains[np.tril_indices(edges.size)] = 0.0
     i, j = np.unravel_index(int(np.argmax(gains)), gains.shape)
     return 0.5 * (edges[i] + edges[j]), 0.5 * (edges[j] - edges[i]), step
@@ -229,11 +233,10 @@ def _trapezoid_residuals(used, x):
     parts = []
     for c in used:
         shape = _models(c.t, c.width, mid, half, half * ratio)[0]
-        _, a, _ = _fit_scores(c, shape[None, :])
-        a = float(a[0]) if np.isfinite(a[0]) else 0.0
-        sw, swtt, swy, swty = c.line_sums()
-        b0 = (swy + a * (shape @ c.w)) / sw
-        b1 = (swty + a * (shape @ (c.w * c.tau))) / swtt
+        a, _, b0, b1 = _fit_one(c, shape)
+        if not np.isfinite(a):  # a shape the line absorbs entirely: the line alone
+            sw, swtt, swy, swty = c.line
+            a, b0, b1 = 0.0, swy / sw, swty / swtt
         parts.append((c.y - b0 - b1 * c.tau + a * shape) * np.sqrt(c.w))
     return np.concatenate(parts)
 
