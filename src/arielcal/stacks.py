@@ -21,6 +21,7 @@ import numpy as np
 
 from . import failures, formats, paths
 from .errors import InputError
+from .instruments import INSTRUMENTS
 
 CALIBRATED = "calibrated"
 FAILED = "failed"
@@ -132,8 +133,6 @@ def rows_of(slots, split: str, instrument: str, records: Mapping[tuple, tuple[st
 def nan_shape(axis_info: str | os.PathLike, instrument: str, columns: Sequence[int], frames_per_bin: int):
     """The product shape of ``instrument`` from ``axis_info.parquet`` (its time stamps are the raw
     frames of every observation, preflight.check_layouts): for a stack with no real row."""
-    from .instruments import INSTRUMENTS
-
     frames = formats.read_axis_info(axis_info)[formats.AXIS_TIME.format(instrument=instrument)].size
     return product_shape(INSTRUMENTS[instrument].rows, columns, frames, frames_per_bin)
 
