@@ -108,32 +108,32 @@ def _models(t, width, mid, half, half_flat):
 
 class _Curve(NamedTuple):
     """One white light curve as the window search uses it: finite bins only, the flux over its
-    median, weights 1/variance, the time about its weighted mean (``tau``), so that the
-    baseline's constant and slope are orthogonal, and the straight line's normal-equation sums
-    ``line`` = (sum w, sum w tau^2, sum w y, sum w tau y)."""
+    median, weights 1/variance, and its baseline basis (a straight line, plus the curve's
+    systematics regressors) as ``q`` (time, p), orthonormal under the weights (q' W q = I), with
+    ``wq`` = W q and ``qy`` = q' W y."""
 
     t: np.ndarray
     y: np.ndarray
     w: np.ndarray
     width: float
-    tau: np.ndarray
-    centre: float
-    line: tuple[float, float, float, float]
+    q: np.ndarray
+    wq: np.ndarray
+    qy: np.ndarray
 
 
-def _dip_scores(line, shape_w, shape_wtau, shape_wshape, shape_wy):
-    """Weighted least squares of y = b0 + b1 tau - a * shape, from the sums over the bins of w
-    times (shape, shape tau, shape^2, shape y) of every candidate shape (arrays) and the
-    curve's ``line`` sums. The shape is projected off the straight line: a slow drift across the
-    visit then tilts the baseline instead of pulling the window towards the lower end.
+def _dip_scores(qy, shape_wq, shape_wshape, shape_wy):
+    """Weighted least squares of y = baseline - a * shape, from the sums over the bins of W q
+    times the shape (``shape_wq``, (models, p)), of w shape^2 and of w shape y of every candidate
+    shape, and the curve's ``qy``. The shape is projected off the baseline basis: a slow drift
+    across the visit then tilts the baseline instead of pulling the window towards the lower
+    end, and pointing jitter moves the baseline instead of the contacts.
 
-    Returns the chi2 reduction over the line alone (0 unless a > 0: only dips count), a and
+    Returns the chi2 reduction over the baseline alone (0 unless a > 0: only dips count), a and
     var(a)."""
-    sw, swtt, swy, swty = line
     with np.errstate(divide="ignore", invalid="ignore"):
-        # s'Ws' and s'Wy' of the shape and the flux with the line projected out
-        ss = shape_wshape - shape_w * shape_w / sw - shape_wtau * shape_wtau / swtt
-        sy = shape_wy - shape_w * swy / sw - shape_wtau * swty / swtt
+        # s'Ws and s'Wy with the baseline projected out
+        ss = shape_wshape - np.einsum("...p,...p->...", shape_wq, shape_wq)
+        sy = shape_wy - shape_wq @ qy
         a = -sy / ss
         gain = np.where((ss > 0) & (a > 0), sy * sy / ss, 0.0)
         var_a = 1.0 / ss
@@ -142,25 +142,21 @@ def _dip_scores(line, shape_w, shape_wtau, shape_wshape, shape_wy):
 
 def _fit_scores(curve: _Curve, shapes):
     """:func:`_dip_scores` of each model (row of ``shapes``) for one curve."""
-    w = curve.w
-    return _dip_scores(curve.line, shapes @ w, shapes @ (w * curve.tau), (shapes * shapes) @ w, shapes @ (w * curve.y))
+    return _dip_scores(curve.qy, shapes @ curve.wq, (shapes * shapes) @ curve.w, shapes @ (curve.w * curve.y))
 
 
 def _fit_one(curve: _Curve, shape):
-    """(a, var(a), b0, b1) of y = b0 + b1 tau - a * shape for one shape."""
+    """(a, var(a), baseline (time,)) of y = baseline - a * shape for one shape."""
     _, a, var_a = (float(v[0]) for v in _fit_scores(curve, shape[None, :]))
-    sw, swtt, swy, swty = curve.line
-    w = curve.w
     with np.errstate(invalid="ignore"):
-        b0 = (swy + a * (shape @ w)) / sw
-        b1 = (swty + a * (shape @ (w * curve.tau))) / swtt
-    return a, var_a, b0, b1
+        baseline = curve.q @ (curve.qy + a * (shape @ curve.wq))
+    return a, var_a, baseline
 
 
 def _depth(curve: _Curve, shape, mid: float):
     """(relative depth, its S/N) of one curve for one shape: a over the baseline at mid-transit."""
-    a, var_a, b0, b1 = _fit_one(curve, shape)
-    return a / (b0 + b1 * (mid - curve.centre)), (a / np.sqrt(var_a) if var_a > 0 else np.nan)
+    a, var_a, baseline = _fit_one(curve, shape)
+    return a / np.interp(mid, curve.t, baseline), (a / np.sqrt(var_a) if var_a > 0 else np.nan)
 
 
 def detect_window(
@@ -175,23 +171,32 @@ def detect_window(
 
 
 def _prepared(curve) -> _Curve | None:
-    time, flux, variance, width = curve
+    time, flux, variance, width, *rest = curve
     t = np.asarray(time, dtype=F64)
     y = np.asarray(flux, dtype=F64)
     w = np.ones_like(y) if variance is None else 1.0 / np.asarray(variance, dtype=F64)
-    keep = np.isfinite(t) & np.isfinite(y) & np.isfinite(w) & (w > 0)
-    t, y, w = t[keep], y[keep], w[keep]
-    if t.size < 5:
+    regressors = np.zeros((t.size, 0)) if not rest or rest[0] is None else np.asarray(rest[0], dtype=F64)
+    regressors = regressors.reshape(t.size, -1)
+    keep = np.isfinite(t) & np.isfinite(y) & np.isfinite(w) & (w > 0) & np.isfinite(regressors).all(axis=1)
+    t, y, w, regressors = t[keep], y[keep], w[keep], regressors[keep]
+    if t.size < 5 + regressors.shape[1]:
         return None
     scale = np.median(y)
     if width is None:
         width = float(np.median(np.diff(t)))
     w = w * scale**2
     y = y / scale
-    centre = float((w * t).sum() / w.sum())
-    tau = t - centre
-    line = (w.sum(), (w * tau * tau).sum(), (w * y).sum(), (w * tau * y).sum())
-    return _Curve(t, y, w, float(width), tau, centre, line)
+    # the time about its weighted mean keeps the line's columns well conditioned
+    tau = t - (w * t).sum() / w.sum()
+    # An orthonormal basis of the baseline under the weights (singular directions dropped: a
+    # regressor that repeats the line or another one adds nothing).
+    root_w = np.sqrt(w)
+    u, singular, _ = np.linalg.svd(
+        root_w[:, None] * np.column_stack([np.ones_like(t), tau, regressors]), full_matrices=False
+    )
+    u = u[:, singular > singular[0] * 1e-10]
+    wq = root_w[:, None] * u
+    return _Curve(t, y, w, float(width), u / root_w[:, None], wq, wq.T @ y)
 
 
 def _box_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -201,17 +206,18 @@ def _box_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 def _box_search(used, first: float, last: float):
-    """The best box-shaped dip (1 inside, 0 outside) below a straight-line baseline, of the joint
-    curves over every pair of edges on a grid of the finest bin width: (mid, half duration, grid
-    step). Per curve the box holds the bins whose centre lies between the edges; the line and
-    the depth are solved exactly from prefix sums (all pairs at once), and only dips count."""
+    """The best box-shaped dip (1 inside, 0 outside) below the baseline, of the joint curves over
+    every pair of edges on a grid of the finest bin width: (mid, half duration, grid step). Per
+    curve the box holds the bins whose centre lies between the edges; the baseline and the depth
+    are solved exactly from prefix sums (all pairs at once), and only dips count."""
     step = min(c.width for c in used)
     edges = np.arange(first - step / 2, last + step, step)
     gains = np.zeros((edges.size, edges.size))
     for c in used:
         index = np.searchsorted(c.t, edges)
-        box_w = _box_sums(c.w, index)  # a box is 0 or 1: sum w s = sum w s^2
-        gains += _dip_scores(c.line, box_w, _box_sums(c.w * c.tau, index), box_w, _box_sums(c.w * c.y, index))[0]
+        box_wq = np.stack([_box_sums(column, index) for column in c.wq.T], axis=-1)
+        # a box is 0 or 1: sum w s^2 = sum w s
+        gains += _dip_scores(c.qy, box_wq, _box_sums(c.w, index), _box_sums(c.w * c.y, index))[0]
     gains[np.tril_indices(edges.size)] = 0.0
     i, j = np.unravel_index(int(np.argmax(gains)), gains.shape)
     return 0.5 * (edges[i] + edges[j]), 0.5 * (edges[j] - edges[i]), step
@@ -227,17 +233,16 @@ def _joint_gain(used, mid, half, flat):
 
 
 def _trapezoid_residuals(used, x):
-    """Weighted residuals of every curve about its line b0 + b1 tau minus depth * trapezoid,
-    with the line and the depth solved exactly; x = (mid, half duration, flat / half)."""
+    """Weighted residuals of every curve about its baseline minus depth * trapezoid, with the
+    baseline and the depth solved exactly; x = (mid, half duration, flat / half)."""
     mid, half, ratio = (np.array([v]) for v in x)
     parts = []
     for c in used:
         shape = _models(c.t, c.width, mid, half, half * ratio)[0]
-        a, _, b0, b1 = _fit_one(c, shape)
-        if not np.isfinite(a):  # a shape the line absorbs entirely: the line alone
-            sw, swtt, swy, swty = c.line
-            a, b0, b1 = 0.0, swy / sw, swty / swtt
-        parts.append((c.y - b0 - b1 * c.tau + a * shape) * np.sqrt(c.w))
+        a, _, baseline = _fit_one(c, shape)
+        if not np.isfinite(a):  # a shape the baseline absorbs entirely: the baseline alone
+            a, baseline = 0.0, c.q @ c.qy
+        parts.append((c.y - baseline + a * shape) * np.sqrt(c.w))
     return np.concatenate(parts)
 
 
@@ -245,20 +250,25 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
     """The transit window shared by simultaneous white light curves, without any prior on the
     contact times.
 
-    ``curves`` is a sequence of ``(time, flux, variance or None, bin width or None)``; a None
-    width is the median time spacing. Each curve is fitted as ``flux = b0 + b1 (t - tc) - a *
-    trapezoid`` with its own straight-line baseline and a (the depth is a over the baseline at
-    mid-transit), and one symmetric trapezoid (equal ingress and egress), averaged over each
-    time bin, for all curves: a slow drift across the visit tilts the baseline rather than
-    dragging the window to the visit's lower end; the fit minimises the summed weighted
+    ``curves`` is a sequence of ``(time, flux, variance or None, bin width or None[,
+    regressors])``; a None width is the median time spacing, ``regressors`` (time, m) are
+    systematics series (e.g. pointing) the baseline also fits. Each curve is fitted as ``flux =
+    b0 + b1 (t - tc) + regressors @ c - a * trapezoid`` with its own baseline and a (the depth is
+    a over the baseline at mid-transit), and one symmetric trapezoid (equal ingress and egress),
+    averaged over each time bin, for all curves: a slow drift across the visit tilts the
+    baseline rather than dragging the window to the visit's lower end, and pointing jitter that
+    the regressors measure moves the baseline rather than the contacts (under jitter the
+    search's contacts were off by most of a bin, and the depths fitted on them by a few sigma,
+    without its regressors); the fit minimises the summed weighted
     chi2 (weights 1/variance, or equal), so the curve with the best signal-to-noise ratio
     dominates. The shape parameters are the mid-time, the half total duration (t4 - t1)/2 and
     the half flat duration (t3 - t2)/2. Three steps: the best box over every pair of edges on a
     grid of the finest bin width (exact, from prefix sums: :func:`_box_search`); ``levels``
     ``refine_grid``-point grids of trapezoids around it (the first spanning an ingress from none
     to a V shape, each next one +-2 steps of the last); then Levenberg-Marquardt from the best
-    grid point. The line and a are solved exactly at each point, and only dips count on the grids
-    (depth > 0). Curves with fewer than 5 finite points are left out (their depth is NaN);
+    grid point. The baseline and a are solved exactly at each point, and only dips count on the
+    grids (depth > 0). Curves with fewer than 5 finite points (plus one per regressor) are left
+    out (their depth is NaN);
     ValueError if none is left.
     """
     prepared = [_prepared(curve) for curve in curves]
