@@ -197,6 +197,23 @@ def test_window_detection_fits_the_pointing_regressors_in_its_baseline():
     assert window.depth == pytest.approx(0.002, rel=1e-3)
 
 
+def test_window_detection_leaves_out_regressors_that_do_not_describe_the_flux():
+    """Slow pointing series unrelated to a shallow V-shaped (grazing) transit: the search gives
+    the same window as without them (a baseline free to follow them soaked up such transits)."""
+    width = 24 / 3600
+    time = width * (0.5 + np.arange(120))
+    contacts = (0.20, 0.37, 0.37, 0.54)
+    rng = np.random.default_rng(4)
+    sigma = 2e-4
+    flux = 1 - 1.5e-3 * science.binned_trapezoid(time, contacts, width) + rng.normal(0, sigma, time.size)
+    offsets = np.column_stack([np.sin(2 * np.pi * time / period + phase) for period, phase in ((0.7, 1.0), (1.1, 4.0))])
+    variance = np.full(time.size, sigma**2)
+    plain = science.detect_joint_window([(time, flux, variance, width)])
+    window = science.detect_joint_window([(time, flux, variance, width, offsets)])
+    assert window.contacts == plain.contacts
+    assert np.max(np.abs(np.subtract(window.contacts, contacts))) < 2 * width
+
+
 def test_window_bins_keep_whole_bins_on_the_right_side():
     time = np.arange(10.0) + 0.5  # bins [k, k+1]
     inside, outside = science.window_bins(time, 1.0, (2.0, 3.0, 7.0, 8.0), margin=0.5)

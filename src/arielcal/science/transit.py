@@ -170,8 +170,10 @@ def detect_window(
     return detect_joint_window([(time, flux, variance, width)], **search)
 
 
-def _prepared(curve) -> _Curve | None:
+def _prepared(curve, with_regressors: bool = True) -> _Curve | None:
     time, flux, variance, width, *rest = curve
+    if not with_regressors:
+        rest = []
     t = np.asarray(time, dtype=F64)
     y = np.asarray(flux, dtype=F64)
     w = np.ones_like(y) if variance is None else 1.0 / np.asarray(variance, dtype=F64)
@@ -203,6 +205,21 @@ def _box_sums(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """The sums of ``values`` over every box from edge i to edge j (bins index[i]:index[j])."""
     prefix = np.concatenate([[0.0], np.cumsum(values)])[index]
     return prefix[None, :] - prefix[:, None]
+
+
+def _with_significant_regressors(full: _Curve, line: _Curve, mid: float, half: float, flat: float) -> _Curve:
+    """``full`` (the line plus the curve's regressors) where the regressors lower the chi2 about
+    the search's best trapezoid by more than BIC's m ln(n), else ``line``: regressors that do not
+    describe the flux (no jitter) only lend the baseline freedom to soak up a shallow transit."""
+    extra = full.q.shape[1] - line.q.shape[1]
+    if extra <= 0:
+        return line
+    chi2 = []
+    for c in (full, line):
+        shape = _models(c.t, c.width, np.array([mid]), np.array([half]), np.array([flat]))
+        gain = _fit_scores(c, shape)[0][0]
+        chi2.append(float(c.w @ (c.y * c.y) - c.qy @ c.qy - gain))
+    return full if chi2[1] - chi2[0] > extra * np.log(full.t.size) else line
 
 
 def _box_search(used, first: float, last: float):
@@ -271,8 +288,15 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
     out (their depth is NaN);
     ValueError if none is left.
     """
+    # The global search (boxes, grids) against a straight line alone; the refinement and the
+    # depths also against the regressors of each curve they describe (BIC): in the global search
+    # a baseline of slow pointing terms soaked up a shallow (grazing) transit, which then lost to
+    # a spurious dip over most of the visit (2024 realistic simulation, planet 3714150505:
+    # t1 = 0.01 h for 0.20 h).
     prepared = [_prepared(curve) for curve in curves]
+    keep = [p is not None for p in prepared]
     used = [p for p in prepared if p is not None]
+    line = [_prepared(curve, with_regressors=False) for curve, k in zip(curves, keep, strict=True) if k]
     if not used:
         raise ValueError("detect_window: no light curve with at least 5 finite points")
     first = min(c.t[0] for c in used)
@@ -281,7 +305,7 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
     width = max(c.width for c in used)
     lo = np.array([first, width, 0.0])
     hi = np.array([last, max(span / 2, width), span / 2])
-    box_mid, box_half, step = _box_search(used, first, last)
+    box_mid, box_half, step = _box_search(line, first, last)
     # The box's edges lie about mid-ingress and mid-egress: the trapezoid's half duration is
     # between the box's (no ingress) and twice it (a V), its flat half below the box's.
     ranges = [
@@ -295,26 +319,32 @@ def detect_joint_window(curves, refine_grid: int = 8, levels: int = 2) -> Window
         mid, half, flat = (g.ravel() for g in np.meshgrid(*axes, indexing="ij"))
         valid = flat <= half
         mid, half, flat = mid[valid], half[valid], flat[valid]
-        gains = _joint_gain(used, mid, half, flat)
+        gains = _joint_gain(line, mid, half, flat)
         if gains.size:
             k = int(np.argmax(gains))
             if gains[k] >= best[0]:
                 best = (gains[k], mid[k], half[k], flat[k])
         ranges = [(best[1 + i] - 2 * (ax[1] - ax[0]), best[1 + i] + 2 * (ax[1] - ax[0])) for i, ax in enumerate(axes)]
     _, m, a_half, b_half = best
+    used = [
+        _with_significant_regressors(full, plain, m, a_half, b_half) for full, plain in zip(used, line, strict=True)
+    ]
     start = np.array([m, a_half, b_half / a_half if a_half > 0 else 1.0])
     lower, upper = np.array([first, width / 2, 0.0]), np.array([last, max(span / 2, width), 1.0])
     x, _, _ = levenberg_marquardt(
         lambda x: _trapezoid_residuals(used, x), start, np.array([1e-3 * width, 1e-3 * width, 1e-3]), lower, upper
     )
-    if _joint_gain(used, *(np.array([v]) for v in (x[0], x[1], x[1] * x[2])))[0] >= best[0]:
+    at_grid = _joint_gain(used, *(np.array([v]) for v in (best[1], best[2], best[3])))[0]
+    if _joint_gain(used, *(np.array([v]) for v in (x[0], x[1], x[1] * x[2])))[0] >= at_grid:
         m, a_half, b_half = x[0], x[1], x[1] * x[2]
     depths, snrs = [], []
-    for c in prepared:
-        if c is None:
+    chosen = iter(used)
+    for k in keep:
+        if not k:
             depths.append(np.nan)
             snrs.append(np.nan)
             continue
+        c = next(chosen)
         depth, snr = _depth(c, _models(c.t, c.width, np.array([m]), np.array([a_half]), np.array([b_half]))[0], m)
         depths.append(depth)
         snrs.append(snr)
