@@ -206,7 +206,10 @@ def visit_depths(curves: dict, settings: Settings = Settings(), impact: float | 
         if not usable:
             raise ValueError("no white light curve with at least 8 finite points")
         trapezoid = detect_joint_window(
-            [(c.time, c.white[0], c.white[1], c.width or None, pointing[i]) for i, c in curves.items() if i in usable],
+            [
+                (curves[i].time, curves[i].white[0], curves[i].white[1], curves[i].width or None, pointing[i])
+                for i in usable
+            ],
         )
 
         def chord(degrees, start_at=None):
